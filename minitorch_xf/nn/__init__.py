@@ -1,0 +1,38 @@
+"""From-scratch transformer building blocks, each tested against torch's own implementation."""
+
+from .attention import (
+    MultiHeadAttention,
+    causal_mask,
+    chunked_attention,
+    padding_mask,
+    scaled_dot_product_attention,
+    softmax,
+)
+from .blocks import TransformerBlock, make_norm
+from .ffn import FeedForward
+from .models import Decoder, Encoder, count_parameters
+from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
+from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
+
+__all__ = [
+    "Decoder",
+    "Encoder",
+    "FeedForward",
+    "LayerNorm",
+    "LearnedPositionalEmbedding",
+    "MultiHeadAttention",
+    "RMSNorm",
+    "RotaryEmbedding",
+    "SinusoidalPositionalEncoding",
+    "TransformerBlock",
+    "causal_mask",
+    "chunked_attention",
+    "count_parameters",
+    "layer_norm",
+    "make_norm",
+    "padding_mask",
+    "rms_norm",
+    "scaled_dot_product_attention",
+    "sinusoidal_table",
+    "softmax",
+]

@@ -1,0 +1,250 @@
+r"""Attention from scratch: scaled dot-product, masks, multi-head, and chunked online-softmax attention.
+
+Shape glossary (used in every comment below):
+    b batch, h heads, s queries, t keys, d head dim (queries/keys), e value dim, m model dim.
+
+Scaled dot-product attention (Vaswani et al., 2017, eq. 1):
+$$ \mathrm{Attn}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt d} + M\right) V, $$
+with $M_{ij} = 0$ where query $i$ may look at key $j$ and $-\infty$ elsewhere.
+
+Mask convention (the same as ``torch.nn.functional.scaled_dot_product_attention``): a boolean mask is
+``True`` where attention is **allowed**. A query whose keys are all masked gets a zero output (not NaN).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .._validate import check_positive, check_same_device, check_same_dtype, check_tensor
+
+__all__ = [
+    "MultiHeadAttention",
+    "causal_mask",
+    "chunked_attention",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "softmax",
+]
+
+
+def causal_mask(s: int, t: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    """Boolean (s, t) mask, True where key j <= query i (+ t - s, so cached keys stay visible)."""
+    t = s if t is None else t
+    check_positive("s", s)
+    check_positive("t", t)
+    i = torch.arange(s, device=device)[:, None]  # (s, 1)
+    j = torch.arange(t, device=device)[None, :]  # (1, t)
+    return j <= i + (t - s)  # (s, t)
+
+
+def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
+    """Boolean (b, 1, 1, t) mask from sequence lengths: True on the first ``lengths[b]`` keys."""
+    check_tensor("lengths", lengths, ndim=1)
+    if lengths.is_floating_point():
+        raise TypeError(f"lengths must be an integer tensor, got dtype={lengths.dtype}")
+    if (lengths < 0).any() or (lengths > t).any():
+        raise ValueError(f"lengths must lie in [0, t={t}], got {lengths.tolist()}")
+    keep = torch.arange(t, device=lengths.device)[None, :] < lengths[:, None]  # (b, t)
+    return keep[:, None, None, :]  # (b, 1, 1, t): broadcasts over heads and queries
+
+
+def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Numerically safe softmax $e^{x_i - m} / \sum_j e^{x_j - m}$ with $m = \max_j x_j$.
+
+    Rows that are entirely ``-inf`` (every key masked) give zeros instead of NaN.
+    """
+    m = scores.amax(dim=dim, keepdim=True).detach()  # the shift does not change the value: no gradient needed
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # all -inf row: shift by 0, exp gives 0
+    e = torch.exp(scores - m)
+    denom = e.sum(dim=dim, keepdim=True)
+    return e / torch.where(denom > 0, denom, torch.ones_like(denom))
+
+
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, x, min_ndim=2, floating=True)
+    check_same_device(q=q, k=k, v=v)
+    check_same_dtype(q=q, k=k, v=v)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must share the head dim d: q has shape {tuple(q.shape)} (d={q.shape[-1]}), "
+            f"k has shape {tuple(k.shape)} (d={k.shape[-1]})"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of keys t: k has shape {tuple(k.shape)}, v has shape {tuple(v.shape)}"
+        )
+
+
+def _check_mask(mask: torch.Tensor, q: torch.Tensor, k: torch.Tensor) -> None:
+    check_tensor("mask", mask)
+    check_same_device(q=q, mask=mask)
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a bool tensor (True = may attend), got dtype={mask.dtype}")
+    target = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
+    try:
+        shape = torch.broadcast_shapes(mask.shape, target)
+    except RuntimeError:
+        shape = None
+    if shape != target:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape {target}")
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    causal: bool = False,
+    scale: float | None = None,
+    return_weights: bool = False,
+):
+    r"""$\mathrm{softmax}(QK^\top \cdot \mathrm{scale} + M)\,V$ with ``scale`` $= 1/\sqrt d$ by default.
+
+    Args:
+        q: (..., s, d) queries.  k: (..., t, d) keys.  v: (..., t, e) values.
+        mask: bool, broadcastable to (..., s, t); True where attention is allowed.
+        causal: also forbid key j > query i.
+        return_weights: also return the attention weights (..., s, t).
+    Returns:
+        (..., s, e) outputs, and the weights when asked.
+    """
+    _check_qkv(q, k, v)
+    if mask is not None:
+        _check_mask(mask, q, k)
+    d, s, t = q.shape[-1], q.shape[-2], k.shape[-2]
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    scores = (q @ k.transpose(-2, -1)) * scale  # (..., s, t)
+    if causal:
+        scores = scores.masked_fill(~causal_mask(s, t, device=q.device), float("-inf"))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = softmax(scores, dim=-1)  # (..., s, t), rows sum to 1 (or 0 if fully masked)
+    out = weights @ v  # (..., s, e)
+    return (out, weights) if return_weights else out
+
+
+def chunked_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool = False,
+    key_padding: torch.Tensor | None = None,
+    chunk_size: int = 64,
+    scale: float | None = None,
+) -> torch.Tensor:
+    r"""Attention computed block by block with the online softmax (Milakov & Gimelshein, 2018; FlashAttention).
+
+    For each block of queries we stream over blocks of keys, keeping a running max $m$, normaliser $\ell$ and
+    un-normalised output $o$. A new block of scores $S$ updates them as
+    $$ m' = \max(m, \max_j S_j),\quad \ell' = e^{m-m'}\ell + \sum_j e^{S_j - m'},\quad
+       o' = e^{m-m'} o + \sum_j e^{S_j-m'} v_j, $$
+    and the output is $o/\ell$. Memory is O(chunk_size^2) per head for the scores, never O(s t).
+
+    Args:
+        q: (..., s, d), k: (..., t, d), v: (..., t, e).
+        key_padding: bool (..., t), True for real keys (broadcast over queries).
+        chunk_size: block length for both queries and keys.
+    """
+    _check_qkv(q, k, v)
+    check_positive("chunk_size", chunk_size)
+    d, s, t = q.shape[-1], q.shape[-2], k.shape[-2]
+    if key_padding is not None:
+        check_tensor("key_padding", key_padding)
+        if key_padding.dtype != torch.bool:
+            raise TypeError(f"key_padding must be a bool tensor, got dtype={key_padding.dtype}")
+        if key_padding.shape[-1] != t:
+            raise ValueError(f"key_padding has shape {tuple(key_padding.shape)}; its last dim must be t={t}")
+        check_same_device(q=q, key_padding=key_padding)
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    outs = []
+    for i0 in range(0, s, chunk_size):
+        qi = q[..., i0 : i0 + chunk_size, :] * scale  # (..., cs, d)
+        rows = torch.arange(i0, i0 + qi.shape[-2], device=q.device)[:, None] + (t - s)  # (cs, 1)
+        m = torch.full((*qi.shape[:-1], 1), float("-inf"), dtype=q.dtype, device=q.device)  # (..., cs, 1)
+        ell = torch.zeros_like(m)  # (..., cs, 1)
+        o = torch.zeros((*qi.shape[:-1], v.shape[-1]), dtype=q.dtype, device=q.device)  # (..., cs, e)
+        for j0 in range(0, t, chunk_size):
+            if causal and j0 > rows.max():
+                break  # every later key block lies in the future of every query in this block
+            sc = qi @ k[..., j0 : j0 + chunk_size, :].transpose(-2, -1)  # (..., cs, ct)
+            cols = torch.arange(j0, j0 + sc.shape[-1], device=q.device)[None, :]  # (1, ct)
+            if causal:
+                sc = sc.masked_fill(cols > rows, float("-inf"))
+            if key_padding is not None:
+                sc = sc.masked_fill(~key_padding[..., None, j0 : j0 + chunk_size], float("-inf"))
+            m_new = torch.maximum(m, sc.amax(dim=-1, keepdim=True))  # (..., cs, 1)
+            m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
+            alpha = torch.exp(m - m_safe)  # rescales the old sums; exp(-inf) = 0 on the first block
+            p = torch.exp(sc - m_safe)  # (..., cs, ct)
+            ell = alpha * ell + p.sum(dim=-1, keepdim=True)
+            o = alpha * o + p @ v[..., j0 : j0 + chunk_size, :]
+            m = m_new
+        outs.append(o / torch.where(ell > 0, ell, torch.ones_like(ell)))  # fully masked rows stay 0
+    return torch.cat(outs, dim=-2)  # (..., s, e)
+
+
+class MultiHeadAttention(nn.Module):
+    r"""Multi-head attention (Vaswani et al., 2017, sec. 3.2.2).
+
+    $$ \mathrm{MHA}(X) = \mathrm{Concat}(\mathrm{head}_1,\dots,\mathrm{head}_h) W_O,\quad
+       \mathrm{head}_i = \mathrm{Attn}(X_q W_Q^i, X_k W_K^i, X_k W_V^i). $$
+
+    Args:
+        d_model: model width m; must be divisible by ``n_heads``.
+        n_heads: number of heads h; each has d = m / h.
+        bias: whether the four projections carry a bias.
+        rope: an optional :class:`~minitorch_xf.nn.positional.RotaryEmbedding` applied to q and k.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, bias: bool = True, rope: nn.Module | None = None):
+        super().__init__()
+        check_positive("d_model", d_model)
+        check_positive("n_heads", n_heads)
+        if d_model % n_heads != 0:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
+        if rope is not None and getattr(rope, "dim", self.d_head) != self.d_head:
+            raise ValueError(f"rope.dim={rope.dim} must equal the head dim d_model/n_heads={self.d_head}")
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.rope = rope
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        return x.view(b, n, self.n_heads, self.d_head).transpose(1, 2)  # (b, h, n, d)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+        return_weights: bool = False,
+    ):
+        """x: (b, s, m) queries; context: (b, t, m) keys/values (default x). Returns (b, s, m) [, (b, h, s, t)]."""
+        check_tensor("x", x, ndim=3, floating=True)
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d_model={self.d_model}")
+        context = x if context is None else context
+        check_tensor("context", context, ndim=3, floating=True)
+        if context.shape[0] != x.shape[0] or context.shape[-1] != self.d_model:
+            raise ValueError(
+                f"context has shape {tuple(context.shape)}; expected (b={x.shape[0]}, t, d_model={self.d_model})"
+            )
+        check_same_device(x=x, context=context, weights=self.w_q.weight)
+        b, s, _ = x.shape
+        q = self.split_heads(self.w_q(x))  # (b, h, s, d)
+        k = self.split_heads(self.w_k(context))  # (b, h, t, d)
+        v = self.split_heads(self.w_v(context))  # (b, h, t, d)
+        if self.rope is not None:
+            q, k = self.rope(q), self.rope(k)
+        out, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=True)
+        out = out.transpose(1, 2).reshape(b, s, self.d_model)  # (b, s, m): heads concatenated
+        out = self.w_o(out)
+        return (out, weights) if return_weights else out

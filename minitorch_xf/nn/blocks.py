@@ -1,0 +1,64 @@
+r"""Residual blocks: the layer that a transformer repeats.
+
+Shapes: x is (b, n, m).
+
+Post-norm (Vaswani et al., 2017):  $x \leftarrow \mathrm{LN}(x + \mathrm{Attn}(x))$,
+$x \leftarrow \mathrm{LN}(x + \mathrm{FFN}(x))$.
+
+Pre-norm (Xiong et al., 2020):  $x \leftarrow x + \mathrm{Attn}(\mathrm{LN}(x))$,
+$x \leftarrow x + \mathrm{FFN}(\mathrm{LN}(x))$ -- the residual stream is never normalised, which keeps
+gradients well scaled at initialisation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validate import check_choice
+from .attention import MultiHeadAttention
+from .ffn import FeedForward
+from .norms import LayerNorm, RMSNorm
+
+__all__ = ["NORMS", "TransformerBlock", "make_norm"]
+
+NORMS = ("layer", "rms")
+
+
+def make_norm(kind: str, d_model: int) -> nn.Module:
+    """A LayerNorm (``"layer"``) or RMSNorm (``"rms"``) of width d_model."""
+    check_choice("norm", kind, NORMS)
+    return LayerNorm(d_model) if kind == "layer" else RMSNorm(d_model)
+
+
+class TransformerBlock(nn.Module):
+    """One attention + FFN residual block, pre-norm (``norm_first=True``) or post-norm.
+
+    Args:
+        d_model, n_heads, d_ff: widths (d_ff defaults to 4 d_model).
+        activation: ``"relu"``, ``"gelu"`` or ``"swiglu"``.
+        norm: ``"layer"`` or ``"rms"``.
+        rope: optional RotaryEmbedding passed to the attention.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int | None = None, activation: str = "gelu",
+                 norm: str = "layer", norm_first: bool = True, dropout: float = 0.0, rope: nn.Module | None = None):
+        super().__init__()
+        self.norm_first = norm_first
+        self.attn = MultiHeadAttention(d_model, n_heads, rope=rope)
+        self.ffn = FeedForward(d_model, d_ff, activation=activation)
+        self.norm1, self.norm2 = make_norm(norm, d_model), make_norm(norm, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False,
+                return_weights: bool = False):
+        """x: (b, n, m) -> (b, n, m) [, attention weights (b, h, n, n)]."""
+        if self.norm_first:
+            a, w = self.attn(self.norm1(x), mask=mask, causal=causal, return_weights=True)
+            x = x + self.dropout(a)
+            x = x + self.dropout(self.ffn(self.norm2(x)))
+        else:
+            a, w = self.attn(x, mask=mask, causal=causal, return_weights=True)
+            x = self.norm1(x + self.dropout(a))
+            x = self.norm2(x + self.dropout(self.ffn(x)))
+        return (x, w) if return_weights else x

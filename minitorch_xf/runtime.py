@@ -1,0 +1,112 @@
+"""Run-time choices every experiment reads: the device, the seed and the run profile.
+
+The run profile is the one switch that scales every experiment in the book:
+
+* ``ci``   -- small settings that keep each notebook under its CPU budget (default without a GPU);
+* ``full`` -- the paper-sized settings (default when CUDA is available).
+
+Set ``XF_PROFILE=ci|full`` to override, and ``XF_DEVICE=cpu|cuda|mps`` to force a device.
+This module holds the only global state of the package: nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+PROFILES = ("ci", "full")
+DEVICES = ("cpu", "cuda", "mps")
+T = TypeVar("T")
+
+__all__ = [
+    "PROFILES",
+    "Runtime",
+    "choose_device",
+    "get_profile",
+    "pick",
+    "quiet",
+    "seed_everything",
+    "setup",
+]
+
+
+def choose_device(device: str | torch.device | None = None) -> torch.device:
+    """Pick the device: the argument, else ``$XF_DEVICE``, else cuda > mps > cpu."""
+    name = device if device is not None else os.environ.get("XF_DEVICE")
+    if name is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type not in DEVICES:
+        raise ValueError(f"device={name!r} is not one of {DEVICES}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} was asked for, but CUDA is not available on this machine")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={name!r} was asked for, but MPS is not available on this machine")
+    return dev
+
+
+def get_profile(profile: str | None = None) -> str:
+    """The run profile: the argument, else ``$XF_PROFILE``, else ``full`` with CUDA and ``ci`` without."""
+    name = profile if profile is not None else os.environ.get("XF_PROFILE")
+    if name is None:
+        return "full" if torch.cuda.is_available() else "ci"
+    if name not in PROFILES:
+        raise ValueError(f"profile={name!r} is not one of {PROFILES} (set XF_PROFILE=ci or XF_PROFILE=full)")
+    return name
+
+
+def pick(ci: T, full: T, profile: str | None = None) -> T:
+    """Return ``ci`` or ``full`` according to the run profile: ``n_steps = pick(ci=500, full=20_000)``."""
+    return ci if get_profile(profile) == "ci" else full
+
+
+def quiet() -> bool:
+    """True under CI (``$CI`` set) or with ``$XF_QUIET=1``: progress bars stay silent."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("XF_QUIET") == "1"
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices); return a CPU ``torch.Generator`` seeded the same way."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What ``setup`` chose; notebooks pass ``rt.device`` and ``rt.profile`` on to the experiments."""
+
+    device: torch.device
+    profile: str
+    seed: int
+
+    def pick(self, ci: T, full: T) -> T:
+        return pick(ci, full, self.profile)
+
+    def __str__(self) -> str:
+        return f"device={self.device.type} profile={self.profile} seed={self.seed} torch={torch.__version__}"
+
+
+def setup(seed: int = 0, device: str | None = None, profile: str | None = None, verbose: bool = True) -> Runtime:
+    """One call at the top of every notebook: choose device and profile, seed everything, print the choice.
+
+    Safe to call again: it only re-seeds and re-reads the environment.
+    """
+    rt = Runtime(device=choose_device(device), profile=get_profile(profile), seed=seed)
+    seed_everything(seed)
+    if verbose:
+        print(f"minitorch_xf runtime: {rt}")
+    return rt

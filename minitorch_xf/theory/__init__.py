@@ -1,0 +1,1 @@
+"""Constructions, closed forms and analytic baselines: one module per chapter."""

@@ -1,0 +1,133 @@
+r"""One small training loop for every experiment in the book.
+
+``train`` runs AdamW on ``loss_fn(model, batch)`` for ``steps`` steps, keeps the loss history, calls an
+evaluation hook every ``eval_every`` steps, and stops early once ``stop_when(metrics)`` is true or the
+evaluation has not improved for ``patience`` evaluations. With a fixed seed it is deterministic on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import runtime
+from ._validate import check_positive
+
+__all__ = ["History", "cross_entropy_loss", "train"]
+
+
+@dataclass
+class History:
+    """What happened during training: loss per step and the metrics of each evaluation."""
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    evals: list[tuple[int, dict]] = field(default_factory=list)
+    stopped_early: bool = False
+    reason: str = ""
+
+    def metric(self, name: str) -> tuple[list[int], list[float]]:
+        """(steps, values) of one evaluation metric."""
+        if self.evals and name not in self.evals[0][1]:
+            raise KeyError(f"metric {name!r} was not recorded; recorded metrics: {sorted(self.evals[0][1])}")
+        return [s for s, _ in self.evals], [m[name] for _, m in self.evals]
+
+    @property
+    def last(self) -> dict:
+        return self.evals[-1][1] if self.evals else {}
+
+
+def cross_entropy_loss(model: nn.Module, batch, ignore_index: int = -100) -> torch.Tensor:
+    """Token-level cross-entropy for ``batch = (inputs (b, n), targets (b, n))``; targets -100 are ignored."""
+    x, y = batch
+    logits = model(x)  # (b, n, V)
+    return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=ignore_index)
+
+
+def train(
+    model: nn.Module,
+    batches: Callable[[int], object],
+    steps: int,
+    lr: float = 1e-3,
+    loss_fn: Callable[[nn.Module, object], torch.Tensor] = cross_entropy_loss,
+    eval_fn: Callable[[nn.Module], dict] | None = None,
+    eval_every: int = 100,
+    stop_when: Callable[[dict], bool] | None = None,
+    patience: int | None = None,
+    monitor: str = "loss",
+    weight_decay: float = 0.0,
+    warmup: int = 0,
+    grad_clip: float | None = 1.0,
+    progress: bool | None = None,
+) -> History:
+    r"""Train ``model`` in place and return its :class:`History`.
+
+    Args:
+        batches: ``batches(step)`` returns the batch for that step (the task's generator holds the seed).
+        loss_fn: ``loss_fn(model, batch)`` -> scalar loss.
+        eval_fn: ``eval_fn(model)`` -> dict of metrics, run under ``torch.no_grad`` in eval mode.
+        stop_when: stop as soon as it returns True on the latest metrics (e.g. accuracy reached).
+        patience: stop after this many evaluations without a new minimum of ``metrics[monitor]``.
+        warmup: linear learning-rate warm-up steps, then cosine decay to 0.1 lr.
+        progress: show a tqdm bar; default: on, except under CI.
+    """
+    check_positive("steps", steps)
+    check_positive("eval_every", eval_every)
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr={lr!r} must be a positive finite number")
+    if patience is not None:
+        check_positive("patience", patience)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no trainable parameters")
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        frac = (step - warmup) / max(1, steps - warmup)
+        return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+    history = History()
+    best, since_best = math.inf, 0
+    show = (not runtime.quiet()) if progress is None else progress
+    bar = tqdm(range(steps), disable=not show, desc="train")
+    for step in bar:
+        model.train()
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        loss = loss_fn(model, batches(step))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr={lr} or check the data")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+        history.steps.append(step)
+        history.loss.append(loss.item())
+        last_step = step == steps - 1
+        if eval_fn is not None and ((step + 1) % eval_every == 0 or last_step):
+            model.eval()
+            with torch.no_grad():
+                metrics = dict(eval_fn(model))
+            model.train()
+            history.evals.append((step + 1, metrics))
+            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if isinstance(v, (int, float))})
+            if stop_when is not None and stop_when(metrics):
+                history.stopped_early, history.reason = not last_step, f"stop_when met at step {step + 1}"
+                break
+            if patience is not None:
+                value = metrics[monitor]
+                best, since_best = (value, 0) if value < best else (best, since_best + 1)
+                if since_best >= patience:
+                    history.stopped_early = True
+                    history.reason = f"no improvement of {monitor} in {patience} evaluations (step {step + 1})"
+                    break
+    bar.close()
+    model.eval()
+    return history

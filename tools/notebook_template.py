@@ -1,0 +1,65 @@
+"""Write a notebook that follows the book's template (title, Colab badge, time budget, setup cell).
+
+Used by authors when they start a notebook; the result is then edited like any notebook.
+
+    from tools.notebook_template import write_notebook
+    write_notebook("notebooks/ch02-splitting.ipynb", "Chapter 2 · Lie–Trotter vs Strang", budget="about 20 s",
+                   gpu_budget="about 5 s", chapter=2, cells=[("md", "## ..."), ("code", "x = 1")])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def repo_url() -> str:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+
+def colab_url(path: str) -> str:
+    """The Colab link of a notebook at ``path`` (relative to the repository root)."""
+    return f"https://colab.research.google.com/github/{repo_url().removeprefix('https://github.com/')}/blob/main/{path}"
+
+
+def setup_source() -> str:
+    return f'''# Setup (safe to re-run): on Colab, install the package; then choose device, seed and run profile.
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("minitorch_xf") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{repo_url()}"], check=True)
+
+from minitorch_xf import runtime
+
+rt = runtime.setup(seed=0)  # XF_PROFILE=full for the paper-sized run (default on a GPU)'''
+
+
+def header_source(path: str, title: str, budget: str, gpu_budget: str) -> str:
+    badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+    return (f"# {title}\n\n{badge}\n\n**Time budget:** {budget} on a 2-core CPU (profile `ci`); "
+            f"{gpu_budget} on a GPU (profile `full`).")
+
+
+def write_notebook(path: str, title: str, budget: str, gpu_budget: str, chapter: int, cells, budget_s: int = 60):
+    """Create ``path`` with the header, the setup cell, then ``cells`` = [("md"|"code", source), ...]."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["minitorch_xf"] = {"chapter": chapter, "budget_s": budget_s}
+    nb.cells.append(nbformat.v4.new_markdown_cell(header_source(path, title, budget, gpu_budget)))
+    nb.cells.append(nbformat.v4.new_code_cell(setup_source(), metadata={"tags": ["setup"]}))
+    for kind, source in cells:
+        make = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
+        nb.cells.append(make(source.strip("\n")))
+    for cell in nb.cells:
+        cell.pop("id", None)
+    nb.nbformat_minor = 4
+    (ROOT / path).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(ROOT / path))
+    return nb
