@@ -1,0 +1,54 @@
+# Every routine task of the project. `make setup` once, then `make book` / `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+BUILD_FLAGS := -W -n --keep-going
+
+.PHONY: setup test test-fast book book-check lab exercises grade lint format clean
+
+setup: $(VENV)/.installed            ## create .venv and install the pinned set (constraints.txt)
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[book,test]"
+	touch $@
+
+test: setup                           ## lint, unit tests, exercise invariants, and every notebook under nbval
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest tests notebooks solutions --nbval-lax -p no:cacheprovider
+
+test-fast: setup                      ## unit tests only (no notebooks, no slow tests)
+	$(PY) -m pytest tests -m "not slow" -p no:cacheprovider -q
+
+book: setup                           ## execute every notebook (cached) and build the HTML book into _build/html
+	$(JB) build . $(BUILD_FLAGS)
+	@echo "Open _build/html/index.html"
+
+book-check: setup                     ## build the book without executing notebooks (CI: nbval already ran them)
+	mkdir -p _build
+	sed 's/execute_notebooks: cache/execute_notebooks: "off"/' _config.yml > _build/_config_noexec.yml
+	$(JB) build . --config _build/_config_noexec.yml $(BUILD_FLAGS)
+
+lab: setup                            ## open the notebooks in JupyterLab
+	$(PY) -m pip install -q jupyterlab
+	$(VENV)/bin/jupyter lab
+
+exercises: setup                      ## regenerate exercises/ (student copies) from solutions/
+	$(PY) -m minitorch_xf.checks.assign solutions exercises
+
+grade: setup                          ## grade submitted notebooks: make grade SUBMISSIONS=path/to/folder
+	$(PY) -m minitorch_xf.checks.grade $(SUBMISSIONS) --out grades.csv
+
+lint: setup
+	$(PY) -m ruff check .
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache
