@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from . import nn, runtime, tasks, train  # noqa: E402
+from . import nn, runtime, tasks, train
 
 __all__ = ["__version__", "nn", "runtime", "tasks", "train"]

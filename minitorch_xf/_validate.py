@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_tensor", "check_same_device", "check_same_dtype", "check_positive", "check_choice"]
+__all__ = ["check_choice", "check_positive", "check_same_device", "check_same_dtype", "check_tensor"]
 
 
-def check_tensor(name: str, x, ndim: int | tuple[int, ...] | None = None, min_ndim: int | None = None,
-                 floating: bool = False) -> torch.Tensor:
+def check_tensor(
+    name: str, x, ndim: int | tuple[int, ...] | None = None, min_ndim: int | None = None, floating: bool = False
+) -> torch.Tensor:
     """Check that ``x`` is a tensor of the right rank (and a floating dtype when asked)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")

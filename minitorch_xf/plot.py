@@ -13,15 +13,17 @@ __all__ = ["attention_map", "learning_curve", "use_style"]
 
 def use_style() -> None:
     """Small, clean figures that read well in the HTML book and in a notebook."""
-    plt.rcParams.update({
-        "figure.figsize": (5.5, 3.5),
-        "figure.dpi": 100,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "font.size": 10,
-    })
+    plt.rcParams.update(
+        {
+            "figure.figsize": (5.5, 3.5),
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+        }
+    )
 
 
 def learning_curve(history, metric: str | None = None, ax=None, smooth: int = 20, label: str | None = None):
@@ -43,8 +45,13 @@ def learning_curve(history, metric: str | None = None, ax=None, smooth: int = 20
     return ax
 
 
-def attention_map(weights: torch.Tensor, queries: Sequence[str] | None = None, keys: Sequence[str] | None = None,
-                  ax=None, title: str | None = None):
+def attention_map(
+    weights: torch.Tensor,
+    queries: Sequence[str] | None = None,
+    keys: Sequence[str] | None = None,
+    ax=None,
+    title: str | None = None,
+):
     """Heat map of one (s, t) attention matrix; rows are queries, columns keys."""
     w = weights.detach().cpu().float().numpy()
     if w.ndim != 2:

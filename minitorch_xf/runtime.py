@@ -45,7 +45,11 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as err:  # torch rejects unknown names with a RuntimeError
+        source = "device" if device is not None else "XF_DEVICE"
+        raise ValueError(f"{source}={name!r} is not one of {DEVICES}") from err
     if dev.type not in DEVICES:
         raise ValueError(f"device={name!r} is not one of {DEVICES}")
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -80,7 +84,7 @@ def seed_everything(seed: int) -> torch.Generator:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative int")
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 -- seeds the legacy global RNG that user code may still call
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 

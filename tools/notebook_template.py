@@ -27,7 +27,7 @@ def colab_url(path: str) -> str:
 
 
 def setup_source() -> str:
-    return f'''# Setup (safe to re-run): on Colab, install the package; then choose device, seed and run profile.
+    return f"""# Setup (safe to re-run): on Colab, install the package; then choose device, seed and run profile.
 import importlib.util
 import subprocess
 import sys
@@ -37,13 +37,15 @@ if "google.colab" in sys.modules and importlib.util.find_spec("minitorch_xf") is
 
 from minitorch_xf import runtime
 
-rt = runtime.setup(seed=0)  # XF_PROFILE=full for the paper-sized run (default on a GPU)'''
+rt = runtime.setup(seed=0)  # XF_PROFILE=full for the paper-sized run (default on a GPU)"""
 
 
 def header_source(path: str, title: str, budget: str, gpu_budget: str) -> str:
     badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
-    return (f"# {title}\n\n{badge}\n\n**Time budget:** {budget} on a 2-core CPU (profile `ci`); "
-            f"{gpu_budget} on a GPU (profile `full`).")
+    return (
+        f"# {title}\n\n{badge}\n\n**Time budget:** {budget} on a 2-core CPU (profile `ci`); "
+        f"{gpu_budget} on a GPU (profile `full`)."
+    )
 
 
 def write_notebook(path: str, title: str, budget: str, gpu_budget: str, chapter: int, cells, budget_s: int = 60):

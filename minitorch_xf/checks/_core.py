@@ -60,8 +60,10 @@ class Checker:
         try:
             return fn(*args, **kwargs)
         except NotImplementedError:
-            self.fail(f"{getattr(fn, '__name__', 'the function')} is not implemented yet (it raises "
-                      "NotImplementedError): replace the `raise NotImplementedError()` line with your code")
+            self.fail(
+                f"{getattr(fn, '__name__', 'the function')} is not implemented yet (it raises "
+                "NotImplementedError): replace the `raise NotImplementedError()` line with your code"
+            )
         except CheckFailed:
             raise
         except Exception as err:  # the learner's code crashed: report it as a failed case, with the error
@@ -74,8 +76,9 @@ class Checker:
         if received.shape != expected.shape:
             self.fail(f"case '{case}': expected shape {tuple(expected.shape)}, received shape {tuple(received.shape)}")
         if torch.isnan(received).any() and not torch.isnan(expected).any():
-            self.fail(f"case '{case}': received NaN values\n  expected: {_short(expected)}\n  received: "
-                      f"{_short(received)}")
+            self.fail(
+                f"case '{case}': received NaN values\n  expected: {_short(expected)}\n  received: {_short(received)}"
+            )
         diff = (received.detach().double() - expected.detach().double()).abs()
         worst = float(diff.max()) if diff.numel() else 0.0
         tol = atol + rtol * expected.detach().double().abs()
@@ -96,7 +99,8 @@ class Checker:
         self.passed.append(case)
 
     def done(self) -> None:
-        print(f"✓ {self.name}: all {len(self.passed)} cases passed (max |diff| = {self.max_diff:.2g}, "
-              f"seed={self.seed})")
+        print(
+            f"✓ {self.name}: all {len(self.passed)} cases passed (max |diff| = {self.max_diff:.2g}, seed={self.seed})"
+        )
         for case in self.passed:
             print(f"    passed: {case}")

@@ -28,8 +28,10 @@ __all__ = ["generate", "make_stub_notebook", "stub_source"]
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MD_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.DOTALL)
-BANNER = ("> **Exercise notebook generated from `{src}`; do not edit by hand.** Replace each "
-          "`raise NotImplementedError()` with your code, then run the check cell below it.")
+BANNER = (
+    "> **Exercise notebook generated from `{src}`; do not edit by hand.** Replace each "
+    "`raise NotImplementedError()` with your code, then run the check cell below it."
+)
 
 
 def stub_source(source: str, where: str = "cell") -> str:
@@ -75,8 +77,11 @@ def make_stub_notebook(nb: dict, src_name: str) -> dict:
         cell.pop("id", None)
     if n_regions == 0:
         raise ValueError(f"{src_name} has no '{BEGIN}' region: it is not an exercise notebook")
-    banner = {"cell_type": "markdown", "metadata": {"tags": ["generated-banner"]},
-              "source": BANNER.format(src=src_name)}
+    banner = {
+        "cell_type": "markdown",
+        "metadata": {"tags": ["generated-banner"]},
+        "source": BANNER.format(src=src_name),
+    }
     nb["cells"].insert(1, banner)
     nb["nbformat"], nb["nbformat_minor"] = 4, 4  # no cell ids: stable output
     return nb
@@ -98,7 +103,9 @@ def generate(src_dir: Path, dst_dir: Path, check: bool = False) -> list[Path]:
             if not check:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 dst.write_text(text, encoding="utf-8")
-    orphans = sorted(set(Path(dst_dir).glob("*.ipynb")) - {Path(dst_dir) / p.name for p in Path(src_dir).glob("*.ipynb")})
+    orphans = sorted(
+        set(Path(dst_dir).glob("*.ipynb")) - {Path(dst_dir) / p.name for p in Path(src_dir).glob("*.ipynb")}
+    )
     stale += orphans
     if not check:
         for orphan in orphans:

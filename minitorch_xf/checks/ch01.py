@@ -26,19 +26,20 @@ def check_attention(attention, n_cases: int = 4, seed: int | None = None) -> Non
     """``attention(q, k, v, mask=None)``: q (..., s, d), k (..., t, d), v (..., t, e), mask bool (s, t)."""
     c = Checker("attention", seed)
     for i in range(n_cases):
-        b, s, t, d, e = (_randint(c, 1, 3), _randint(c, 1, 7), _randint(c, 1, 9), _randint(c, 2, 16),
-                         _randint(c, 1, 8))
+        b, s, t, d, e = (_randint(c, 1, 3), _randint(c, 1, 7), _randint(c, 1, 9), _randint(c, 2, 16), _randint(c, 1, 8))
         q, k, v = _randn(c, b, s, d), _randn(c, b, t, d), _randn(c, b, t, e)
         expected = F.scaled_dot_product_attention(q, k, v)
-        c.close(f"#{i} no mask, q{tuple(q.shape)} k{tuple(k.shape)} v{tuple(v.shape)}", expected,
-                c.call(attention, q, k, v))
+        c.close(
+            f"#{i} no mask, q{tuple(q.shape)} k{tuple(k.shape)} v{tuple(v.shape)}", expected, c.call(attention, q, k, v)
+        )
         mask = torch.rand(s, t, generator=c.generator) < 0.6
         mask[:, 0] = True  # every query keeps at least one key
         expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         c.close(f"#{i} random mask {tuple(mask.shape)}", expected, c.call(attention, q, k, v, mask=mask))
     q = 30.0 * _randn(c, 1, 4, 8)  # large scores: a softmax without max-subtraction overflows
-    c.close("large scores (is your softmax stable?)", F.scaled_dot_product_attention(q, q, q),
-            c.call(attention, q, q, q))
+    c.close(
+        "large scores (is your softmax stable?)", F.scaled_dot_product_attention(q, q, q), c.call(attention, q, q, q)
+    )
     c.done()
 
 
@@ -50,8 +51,11 @@ def check_causal_mask(causal_mask, seed: int | None = None) -> None:
         got = c.call(causal_mask, n)
         if isinstance(got, torch.Tensor) and got.dtype != torch.bool:
             c.fail(f"case n={n}: expected dtype torch.bool (True = may attend), received {got.dtype}")
-        c.true(f"n={n}", isinstance(got, torch.Tensor) and got.shape == (n, n) and bool((got == expected).all()),
-               f"expected the lower-triangular {n}x{n} boolean matrix, received {got!r}")
+        c.true(
+            f"n={n}",
+            isinstance(got, torch.Tensor) and got.shape == (n, n) and bool((got == expected).all()),
+            f"expected the lower-triangular {n}x{n} boolean matrix, received {got!r}",
+        )
     c.done()
 
 
@@ -83,7 +87,7 @@ def check_layer_norm(layer_norm, n_cases: int = 4, seed: int | None = None) -> N
     """``layer_norm(x, gamma, beta, eps=1e-5)`` over the last dim of x (..., m)."""
     c = Checker("layer_norm", seed)
     for i in range(n_cases):
-        shape = tuple(_randint(c, 1, 5) for _ in range(_randint(c, 1, 3))) + (_randint(c, 2, 32),)
+        shape = (*(_randint(c, 1, 5) for _ in range(_randint(c, 1, 3))), _randint(c, 2, 32))
         x = 3.0 * _randn(c, *shape) + 5.0  # an offset and a scale that a wrong mean/variance would not survive
         gamma, beta = _randn(c, shape[-1]), _randn(c, shape[-1])
         expected = F.layer_norm(x, (shape[-1],), gamma, beta, eps=1e-5)
@@ -91,6 +95,9 @@ def check_layer_norm(layer_norm, n_cases: int = 4, seed: int | None = None) -> N
     x = _randn(c, 2, 3, 8)
     x[0, 0] = 1.25  # a constant row: variance 0, only eps keeps it finite
     expected = F.layer_norm(x, (8,), torch.ones(8, dtype=x.dtype), torch.zeros(8, dtype=x.dtype), eps=1e-5)
-    c.close("a constant row (variance 0)", expected,
-            c.call(layer_norm, x, torch.ones(8, dtype=x.dtype), torch.zeros(8, dtype=x.dtype)))
+    c.close(
+        "a constant row (variance 0)",
+        expected,
+        c.call(layer_norm, x, torch.ones(8, dtype=x.dtype), torch.zeros(8, dtype=x.dtype)),
+    )
     c.done()

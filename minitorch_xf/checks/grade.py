@@ -59,8 +59,9 @@ def _cell_error(cell) -> str:
     return ""
 
 
-def grade_notebook(path: str | Path, cell_timeout: int = 120, total_timeout: int = 600,
-                   reference: str | Path | None = None) -> Grade:
+def grade_notebook(
+    path: str | Path, cell_timeout: int = 120, total_timeout: int = 600, reference: str | Path | None = None
+) -> Grade:
     """Execute one notebook and score it.
 
     ``reference``: the instructor's notebook whose graded cells are authoritative. When given, the submission's
@@ -89,8 +90,9 @@ def grade_notebook(path: str | Path, cell_timeout: int = 120, total_timeout: int
     with tempfile.TemporaryDirectory(prefix="xf-grade-") as tmp:
         work = Path(tmp) / path.name
         shutil.copy(path, work)
-        client = NotebookClient(nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3",
-                                resources={"metadata": {"path": tmp}})
+        client = NotebookClient(
+            nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3", resources={"metadata": {"path": tmp}}
+        )
         try:
             with client.setup_kernel():
                 for index, cell in enumerate(nb.cells):
@@ -119,8 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submissions", type=Path, help="a notebook or a folder of notebooks")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"))
     parser.add_argument("--json", type=Path, default=None, help="also write per-cell results as JSON")
-    parser.add_argument("--reference", type=Path, default=None,
-                        help="instructor notebook whose check cells replace the submissions' (e.g. solutions/ch01-...)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="instructor notebook whose check cells replace the submissions' (e.g. solutions/ch01-...)",
+    )
     parser.add_argument("--cell-timeout", type=int, default=120)
     parser.add_argument("--total-timeout", type=int, default=600)
     args = parser.parse_args(argv)
