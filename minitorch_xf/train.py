@@ -82,6 +82,9 @@ def train(
         raise ValueError(f"lr={lr!r} must be a positive finite number")
     if patience is not None:
         check_positive("patience", patience)
+    if eval_fn is None and (stop_when is not None or patience is not None):
+        which = "stop_when" if stop_when is not None else f"patience={patience!r}"
+        raise ValueError(f"{which} needs eval_fn: early stopping reads the evaluation metrics")
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model has no trainable parameters")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)

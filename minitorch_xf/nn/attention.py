@@ -158,6 +158,17 @@ def chunked_attention(
             raise TypeError(f"key_padding must be a bool tensor, got dtype={key_padding.dtype}")
         if key_padding.shape[-1] != t:
             raise ValueError(f"key_padding has shape {tuple(key_padding.shape)}; its last dim must be t={t}")
+        # same number of batch dims as q, so that (b, t) is never silently broadcast against the heads of (b, h, s, d)
+        batch = tuple(q.shape[:-2])
+        try:
+            fits = tuple(torch.broadcast_shapes(key_padding.shape[:-1], batch)) == batch
+        except RuntimeError:
+            fits = False
+        if key_padding.dim() != q.dim() - 1 or not fits:
+            raise ValueError(
+                f"key_padding has shape {tuple(key_padding.shape)}; it must be (..., t) with batch dims broadcastable "
+                f"to q's {batch} (use (b, 1, t) for q of shape (b, h, s, d))"
+            )
         check_same_device(q=q, key_padding=key_padding)
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     outs = []

@@ -35,6 +35,7 @@ class DigitTask:
         check_choice("kind", self.kind, ("sort", "reverse"))
         check_positive("n", self.n)
         check_positive("base", self.base)
+        check_positive("seed", self.seed, allow_zero=True)
         self.generator = torch.Generator().manual_seed(self.seed)
 
     @property
@@ -66,6 +67,7 @@ class DigitTask:
 
     def prompts(self, batch_size: int, generator: torch.Generator | None = None):
         """Prompts ``x SEP`` (b, n+1) and the expected answers (b, n) for greedy-decoding evaluation."""
+        check_positive("batch_size", batch_size)
         g = self.generator if generator is None else generator
         digits = torch.randint(0, self.base, (batch_size, self.n), generator=g)
         prompt = torch.cat([digits, torch.full((batch_size, 1), self.sep)], dim=1)

@@ -1,0 +1,127 @@
+"""runtime: device and profile choice, pick, seeding, quiet mode, and the errors for bad settings."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from minitorch_xf import runtime
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ("XF_PROFILE", "XF_DEVICE", "CI", "XF_QUIET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def expected_default_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def test_choose_device_default_order():
+    assert runtime.choose_device().type == expected_default_device()
+
+
+def test_choose_device_without_accelerators_is_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert runtime.choose_device() == torch.device("cpu")
+
+
+def test_choose_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.choose_device().type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.choose_device().type == "mps"
+
+
+def test_choose_device_override(monkeypatch):
+    monkeypatch.setenv("XF_DEVICE", "cpu")
+    assert runtime.choose_device() == torch.device("cpu")
+    assert runtime.choose_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("bad", ["tpu", "meta", "npu"])
+def test_bad_device_names(monkeypatch, bad):
+    with pytest.raises(ValueError, match=f"'{bad}'"):
+        runtime.choose_device(bad)
+    monkeypatch.setenv("XF_DEVICE", bad)
+    with pytest.raises(ValueError, match=f"'{bad}'"):
+        runtime.choose_device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_asked_for_without_cuda():
+    with pytest.raises(ValueError, match=r"'cuda'.*not available"):
+        runtime.choose_device("cuda")
+
+
+def test_get_profile_default_and_override(monkeypatch):
+    assert runtime.get_profile() == ("full" if torch.cuda.is_available() else "ci")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.get_profile() == "full"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.get_profile() == "ci"
+    monkeypatch.setenv("XF_PROFILE", "full")
+    assert runtime.get_profile() == "full"
+    assert runtime.get_profile("ci") == "ci"  # the argument beats the environment
+
+
+def test_bad_profile(monkeypatch):
+    monkeypatch.setenv("XF_PROFILE", "huge")
+    with pytest.raises(ValueError, match="'huge'"):
+        runtime.get_profile()
+    with pytest.raises(ValueError, match="'tiny'"):
+        runtime.pick(1, 2, profile="tiny")
+
+
+def test_pick(monkeypatch):
+    assert runtime.pick(ci=1, full=2, profile="ci") == 1
+    assert runtime.pick(ci=1, full=2, profile="full") == 2
+    monkeypatch.setenv("XF_PROFILE", "full")
+    assert runtime.pick(ci="small", full="big") == "big"
+    rt = runtime.setup(seed=3, profile="ci", verbose=False)
+    assert rt.pick(ci=10, full=20) == 10
+    assert rt.seed == 3 and "profile=ci" in str(rt)
+
+
+def test_seed_everything_repeats():
+    def draw():
+        g = runtime.seed_everything(7)
+        return random.random(), np.random.rand(), torch.rand(3), torch.rand(2, generator=g)  # noqa: NPY002 (the global RNG is what is seeded)
+
+    a, b = draw(), draw()
+    assert a[0] == pytest.approx(b[0])
+    assert a[1] == pytest.approx(b[1])
+    torch.testing.assert_close(a[2], b[2])
+    torch.testing.assert_close(a[3], b[3])
+    runtime.seed_everything(8)
+    assert not torch.equal(torch.rand(3), a[2])
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "0"])
+def test_bad_seed(bad):
+    with pytest.raises(ValueError, match=f"seed={bad!r}"):
+        runtime.seed_everything(bad)
+
+
+def test_quiet(monkeypatch):
+    assert not runtime.quiet()
+    monkeypatch.setenv("CI", "true")
+    assert runtime.quiet()
+    monkeypatch.setenv("CI", "")
+    monkeypatch.setenv("XF_QUIET", "1")
+    assert runtime.quiet()
+
+
+def test_setup_prints_the_choice(capsys):
+    runtime.setup(seed=0, device="cpu", profile="ci")
+    assert "device=cpu profile=ci seed=0" in capsys.readouterr().out
