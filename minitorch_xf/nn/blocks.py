@@ -20,7 +20,7 @@ from .attention import MultiHeadAttention
 from .ffn import FeedForward
 from .norms import LayerNorm, RMSNorm
 
-__all__ = ["NORMS", "TransformerBlock", "make_norm"]
+__all__ = ["NORMS", "MacaronBlock", "TransformerBlock", "make_norm"]
 
 NORMS = ("layer", "rms")
 
@@ -61,4 +61,40 @@ class TransformerBlock(nn.Module):
             a, w = self.attn(x, mask=mask, causal=causal, return_weights=True)
             x = self.norm1(x + self.dropout(a))
             x = self.norm2(x + self.dropout(self.ffn(x)))
+        return (x, w) if return_weights else x
+
+
+class MacaronBlock(nn.Module):
+    r"""Pre-norm Macaron layer (Lu et al., 2019): half-step FFN, attention, half-step FFN.
+
+    $x \leftarrow x + \tfrac12 \mathrm{FFN}_1(\mathrm{LN}_1 x)$, $x \leftarrow x + \mathrm{Attn}(\mathrm{LN}_2 x)$,
+    $x \leftarrow x + \tfrac12 \mathrm{FFN}_2(\mathrm{LN}_3 x)$: the Strang--Marchuk splitting with Euler
+    sub-steps (see :mod:`minitorch_xf.theory.ode`). Each FFN has hidden width ``d_ff // 2`` so the weight
+    matrices hold exactly as many scalars as a :class:`TransformerBlock` with the same ``d_ff``; the block has
+    ``d_model`` more FFN output-bias entries and one more norm (2 ``d_model`` for LayerNorm, ``d_model`` for RMSNorm).
+
+    Args:
+        d_model, n_heads: widths; d_ff: the *standard* block's FFN width (default 4 d_model, must be even).
+        activation, norm, dropout, rope: as in :class:`TransformerBlock`.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int | None = None, activation: str = "gelu",
+                 norm: str = "layer", dropout: float = 0.0, rope: nn.Module | None = None):
+        super().__init__()
+        d_ff = 4 * d_model if d_ff is None else d_ff
+        if isinstance(d_ff, int) and not isinstance(d_ff, bool) and d_ff % 2:
+            raise ValueError(f"d_ff={d_ff} must be even: each Macaron FFN has width d_ff // 2")
+        self.attn = MultiHeadAttention(d_model, n_heads, rope=rope)
+        self.ffn1 = FeedForward(d_model, d_ff // 2, activation=activation)
+        self.ffn2 = FeedForward(d_model, d_ff // 2, activation=activation)
+        self.norm1, self.norm2, self.norm3 = (make_norm(norm, d_model) for _ in range(3))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False,
+                return_weights: bool = False):
+        """x: (b, n, m) -> (b, n, m) [, attention weights (b, h, n, n)]."""
+        x = x + 0.5 * self.dropout(self.ffn1(self.norm1(x)))  # G half-step
+        a, w = self.attn(self.norm2(x), mask=mask, causal=causal, return_weights=True)
+        x = x + self.dropout(a)  # F full step
+        x = x + 0.5 * self.dropout(self.ffn2(self.norm3(x)))  # G half-step
         return (x, w) if return_weights else x
