@@ -80,7 +80,9 @@ def test_grader_scores_solution_full_and_survives_a_hanging_submission(tmp_path)
     good = grade_notebook(sol)
     assert good.score == good.max_score > 0, good.cells
     nb = json.loads((ROOT / "exercises" / sol.name).read_text())
-    first_solution = next(c for c in nb["cells"] if "raise NotImplementedError()" in "".join(c["source"]))
+    first_solution = next(
+        c for c in nb["cells"] if c["cell_type"] == "code" and "raise NotImplementedError()" in "".join(c["source"])
+    )
     first_solution["source"] = "import time\nwhile True:\n    time.sleep(0.1)\n"
     hang = tmp_path / "hang.ipynb"
     hang.write_text(json.dumps(nb))

@@ -41,8 +41,17 @@ class TransformerBlock(nn.Module):
         rope: optional RotaryEmbedding passed to the attention.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int | None = None, activation: str = "gelu",
-                 norm: str = "layer", norm_first: bool = True, dropout: float = 0.0, rope: nn.Module | None = None):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int | None = None,
+        activation: str = "gelu",
+        norm: str = "layer",
+        norm_first: bool = True,
+        dropout: float = 0.0,
+        rope: nn.Module | None = None,
+    ):
         super().__init__()
         self.norm_first = norm_first
         self.attn = MultiHeadAttention(d_model, n_heads, rope=rope)
@@ -50,8 +59,9 @@ class TransformerBlock(nn.Module):
         self.norm1, self.norm2 = make_norm(norm, d_model), make_norm(norm, d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False,
-                return_weights: bool = False):
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False, return_weights: bool = False
+    ):
         """x: (b, n, m) -> (b, n, m) [, attention weights (b, h, n, n)]."""
         if self.norm_first:
             a, w = self.attn(self.norm1(x), mask=mask, causal=causal, return_weights=True)
@@ -78,8 +88,16 @@ class MacaronBlock(nn.Module):
         activation, norm, dropout, rope: as in :class:`TransformerBlock`.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int | None = None, activation: str = "gelu",
-                 norm: str = "layer", dropout: float = 0.0, rope: nn.Module | None = None):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int | None = None,
+        activation: str = "gelu",
+        norm: str = "layer",
+        dropout: float = 0.0,
+        rope: nn.Module | None = None,
+    ):
         super().__init__()
         d_ff = 4 * d_model if d_ff is None else d_ff
         if isinstance(d_ff, int) and not isinstance(d_ff, bool) and d_ff % 2:
@@ -90,8 +108,9 @@ class MacaronBlock(nn.Module):
         self.norm1, self.norm2, self.norm3 = (make_norm(norm, d_model) for _ in range(3))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False,
-                return_weights: bool = False):
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False, return_weights: bool = False
+    ):
         """x: (b, n, m) -> (b, n, m) [, attention weights (b, h, n, n)]."""
         x = x + 0.5 * self.dropout(self.ffn1(self.norm1(x)))  # G half-step
         a, w = self.attn(self.norm2(x), mask=mask, causal=causal, return_weights=True)

@@ -21,8 +21,9 @@ ACTIVATIONS = ("relu", "gelu", "swiglu")
 class FeedForward(nn.Module):
     """Position-wise FFN with ``activation`` in ``ACTIVATIONS``; hidden width ``d_ff`` (default 4 m)."""
 
-    def __init__(self, d_model: int, d_ff: int | None = None, activation: str = "gelu", bias: bool = True,
-                 dropout: float = 0.0):
+    def __init__(
+        self, d_model: int, d_ff: int | None = None, activation: str = "gelu", bias: bool = True, dropout: float = 0.0
+    ):
         super().__init__()
         check_positive("d_model", d_model)
         d_ff = 4 * d_model if d_ff is None else d_ff

@@ -24,8 +24,9 @@ def _check_last_dim(x: torch.Tensor, d: int) -> None:
         raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be {d}")
 
 
-def layer_norm(x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None,
-               eps: float = 1e-5) -> torch.Tensor:
+def layer_norm(
+    x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, eps: float = 1e-5
+) -> torch.Tensor:
     """LayerNorm over the last dim of x (..., m); weight and bias are (m,) or None."""
     check_tensor("x", x, min_ndim=1, floating=True)
     mu = x.mean(dim=-1, keepdim=True)  # (..., 1)

@@ -81,8 +81,9 @@ class RotaryEmbedding(nn.Module):
         if dim % 2:
             raise ValueError(f"RoPE needs an even head dim, got dim={dim}")
         self.dim, self.base = dim, base
-        self.register_buffer("inv_freq", base ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim),
-                             persistent=False)
+        self.register_buffer(
+            "inv_freq", base ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim), persistent=False
+        )
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
         check_tensor("x", x, min_ndim=2, floating=True)
