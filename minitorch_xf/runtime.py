@@ -5,7 +5,8 @@ The run profile is the one switch that scales every experiment in the book:
 * ``ci``   -- small settings that keep each notebook under its CPU budget (default without a GPU);
 * ``full`` -- the paper-sized settings (default when CUDA is available).
 
-Set ``XF_PROFILE=ci|full`` to override, and ``XF_DEVICE=cpu|cuda|mps`` to force a device.
+Set ``XF_PROFILE=ci|full`` to override, ``XF_DEVICE=cpu|cuda|mps`` to force a device, and ``XF_THREADS=n``
+for the number of CPU threads (1 under ``ci``).
 This module holds the only global state of the package: nothing else reads the environment.
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "PROFILES",
     "Runtime",
     "choose_device",
+    "cpu_threads",
     "get_profile",
     "pick",
     "quiet",
@@ -104,13 +106,38 @@ class Runtime:
         return f"device={self.device.type} profile={self.profile} seed={self.seed} torch={torch.__version__}"
 
 
-def setup(seed: int = 0, device: str | None = None, profile: str | None = None, verbose: bool = True) -> Runtime:
-    """One call at the top of every notebook: choose device and profile, seed everything, print the choice.
+def cpu_threads(profile: str, threads: int | None = None) -> int:
+    """Intra-op CPU threads: the argument, else ``$XF_THREADS``, else 1 under ``ci`` and all cores under ``full``.
+
+    The ``ci`` models are tiny: a second thread buys little, and on a shared machine OpenMP threads that wait for
+    each other made a notebook up to 10x slower. One thread keeps ``ci`` timings small and stable.
+    """
+    value = threads if threads is not None else os.environ.get("XF_THREADS")
+    if value is None:
+        return 1 if profile == "ci" else (os.cpu_count() or 1)
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"threads={value!r} must be a positive int (XF_THREADS)") from None
+    if n < 1:
+        raise ValueError(f"threads={value!r} must be a positive int (XF_THREADS)")
+    return n
+
+
+def setup(
+    seed: int = 0,
+    device: str | None = None,
+    profile: str | None = None,
+    threads: int | None = None,
+    verbose: bool = True,
+) -> Runtime:
+    """One call at the top of every notebook: choose device, profile and CPU threads, seed everything, print.
 
     Safe to call again: it only re-seeds and re-reads the environment.
     """
     rt = Runtime(device=choose_device(device), profile=get_profile(profile), seed=seed)
+    torch.set_num_threads(cpu_threads(rt.profile, threads))
     seed_everything(seed)
     if verbose:
-        print(f"minitorch_xf runtime: {rt}")
+        print(f"minitorch_xf runtime: {rt} threads={torch.get_num_threads()}")
     return rt

@@ -125,3 +125,18 @@ def test_quiet(monkeypatch):
 def test_setup_prints_the_choice(capsys):
     runtime.setup(seed=0, device="cpu", profile="ci")
     assert "device=cpu profile=ci seed=0" in capsys.readouterr().out
+
+
+def test_cpu_threads_default_and_override(monkeypatch):
+    from minitorch_xf.runtime import cpu_threads
+
+    monkeypatch.delenv("XF_THREADS", raising=False)
+    assert cpu_threads("ci") == 1
+    assert cpu_threads("full") >= 1
+    assert cpu_threads("ci", threads=3) == 3
+    monkeypatch.setenv("XF_THREADS", "2")
+    assert cpu_threads("ci") == 2
+    for bad in ("0", "two"):
+        monkeypatch.setenv("XF_THREADS", bad)
+        with pytest.raises(ValueError, match=f"threads='{bad}'"):
+            cpu_threads("ci")
