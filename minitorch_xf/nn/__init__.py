@@ -8,9 +8,9 @@ from .attention import (
     scaled_dot_product_attention,
     softmax,
 )
-from .blocks import TransformerBlock, make_norm
+from .blocks import MacaronBlock, TransformerBlock, make_norm
 from .ffn import FeedForward
-from .models import Decoder, Encoder, count_parameters
+from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, count_parameters
 from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
 
@@ -20,6 +20,9 @@ __all__ = [
     "FeedForward",
     "LayerNorm",
     "LearnedPositionalEmbedding",
+    "LoRALinear",
+    "LoopedTransformer",
+    "MacaronBlock",
     "MultiHeadAttention",
     "RMSNorm",
     "RotaryEmbedding",

@@ -15,7 +15,7 @@ from .._validate import check_choice, check_positive, check_tensor
 from .blocks import TransformerBlock, make_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
 
-__all__ = ["POSITIONS", "Decoder", "Encoder", "TransformerStack", "count_parameters"]
+__all__ = ["POSITIONS", "Decoder", "Encoder", "LoRALinear", "LoopedTransformer", "TransformerStack", "count_parameters"]
 
 POSITIONS = ("sinusoidal", "learned", "rope", "none")
 
@@ -30,9 +30,21 @@ class TransformerStack(nn.Module):
 
     causal = False
 
-    def __init__(self, vocab_size: int, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
-                 d_ff: int | None = None, max_len: int = 256, positions: str = "learned", norm: str = "layer",
-                 norm_first: bool = True, activation: str = "gelu", n_out: int | None = None, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        d_ff: int | None = None,
+        max_len: int = 256,
+        positions: str = "learned",
+        norm: str = "layer",
+        norm_first: bool = True,
+        activation: str = "gelu",
+        n_out: int | None = None,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("n_layers", n_layers), ("max_len", max_len)):
             check_positive(name, value)
@@ -47,8 +59,16 @@ class TransformerStack(nn.Module):
         }.get(positions, lambda: nn.Identity())()
         rope = RotaryEmbedding(d_model // n_heads) if positions == "rope" else None
         self.blocks = nn.ModuleList(
-            TransformerBlock(d_model, n_heads, d_ff, activation=activation, norm=norm, norm_first=norm_first,
-                             dropout=dropout, rope=rope)
+            TransformerBlock(
+                d_model,
+                n_heads,
+                d_ff,
+                activation=activation,
+                norm=norm,
+                norm_first=norm_first,
+                dropout=dropout,
+                rope=rope,
+            )
             for _ in range(n_layers)
         )
         self.norm_out = make_norm(norm, d_model) if norm_first else nn.Identity()
@@ -95,3 +115,119 @@ class Decoder(TransformerStack):
             logits = self(out[:, -self.max_len :])  # (b, n, V)
             out = torch.cat([out, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
         return out
+
+
+class LoRALinear(nn.Module):
+    r"""One low-rank adapter per loop on a shared linear: $y = xW^\top + b + \frac{\alpha}{r} x A_t^\top B_t^\top$.
+
+    LoRA (Hu et al., 2022) with one $(A_t, B_t)$ pair per loop iteration $t$: the layer-wise relaxation of a
+    recursive transformer (Bae et al., 2024). $A_t$ is (r, in), $B_t$ is (out, r) and starts at zero, so the
+    adapted model starts out as the fully shared one. Set ``active`` to the loop index before calling; loops past
+    the last adapter reuse the last one.
+    """
+
+    def __init__(self, base: nn.Linear, rank: int, n_adapters: int, alpha: float | None = None):
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
+        check_positive("rank", rank)
+        check_positive("n_adapters", n_adapters)
+        self.base, self.rank, self.n_adapters = base, rank, n_adapters
+        self.scaling = (float(rank) if alpha is None else float(alpha)) / rank
+        fan_in, fan_out = base.in_features, base.out_features
+        self.lora_a = nn.Parameter(torch.randn(n_adapters, rank, fan_in) / fan_in**0.5)  # (T, r, in)
+        self.lora_b = nn.Parameter(torch.zeros(n_adapters, fan_out, rank))  # (T, out, r)
+        self.active = 0
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The shared weight W (out, in), without any adapter."""
+        return self.base.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = min(self.active, self.n_adapters - 1)
+        low = (x @ self.lora_a[t].T) @ self.lora_b[t].T  # (..., r) then (..., out)
+        return self.base(x) + self.scaling * low
+
+
+class LoopedTransformer(nn.Module):
+    r"""A weight-shared block applied in a loop, with input injection (Yang et al., 2024, eq. 2):
+
+    $$ P = E x + \mathrm{pos},\quad Y_0 = 0,\quad Y_{t+1} = M_\theta(Y_t + P),\quad \hat y = W_{out}\mathrm{LN}(Y_T). $$
+
+    $M_\theta$ is a stack of ``n_layers`` pre-norm blocks whose weights are shared by all ``n_loops`` iterations,
+    so the parameter count does not depend on ``n_loops``. ``n_layers=L, n_loops=1`` is an ordinary unshared
+    L-layer transformer. ``input_injection=False`` gives the plain loop $Y_0 = P$, $Y_{t+1} = M_\theta(Y_t)$.
+    ``lora_rank=r > 0`` wraps every linear layer of $M_\theta$ in a :class:`LoRALinear` with one adapter per
+    loop (a relaxed recursive transformer, Bae et al., 2024); then parameters grow with ``n_loops``.
+
+    Shapes: b batch, n positions, d_in input dim, m model dim, T loops. Reads vectors (b, n, d_in), not tokens.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_layers: int = 1,
+        n_loops: int = 3,
+        d_ff: int | None = None,
+        d_out: int = 1,
+        max_len: int = 256,
+        norm: str = "layer",
+        activation: str = "gelu",
+        causal: bool = True,
+        input_injection: bool = True,
+        lora_rank: int = 0,
+        lora_alpha: float | None = None,
+    ):
+        super().__init__()
+        for name, value in (
+            ("d_in", d_in),
+            ("d_model", d_model),
+            ("n_layers", n_layers),
+            ("n_loops", n_loops),
+            ("d_out", d_out),
+            ("max_len", max_len),
+        ):
+            check_positive(name, value)
+        check_positive("lora_rank", lora_rank, allow_zero=True)
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.d_in, self.n_loops, self.causal, self.input_injection = d_in, n_loops, causal, input_injection
+        self.read_in = nn.Linear(d_in, d_model)
+        self.pos = LearnedPositionalEmbedding(d_model, max_len)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_model, n_heads, d_ff, activation=activation, norm=norm) for _ in range(n_layers)
+        )
+        self.norm_out = make_norm(norm, d_model)
+        self.head = nn.Linear(d_model, d_out)
+        self.lora_layers: list[LoRALinear] = []  # created last: the shared weights initialise as without LoRA
+        if lora_rank > 0:
+            for block in self.blocks:
+                for parent in list(block.modules()):
+                    for child_name, child in list(parent.named_children()):
+                        if isinstance(child, nn.Linear):
+                            lora = LoRALinear(child, lora_rank, n_loops, lora_alpha)
+                            setattr(parent, child_name, lora)
+                            self.lora_layers.append(lora)
+
+    def forward(self, x: torch.Tensor, n_loops: int | None = None, return_all: bool = False) -> torch.Tensor:
+        """x: (b, n, d_in) -> (b, n, d_out), or every loop's output (T, b, n, d_out) with ``return_all``."""
+        n_loops = self.n_loops if n_loops is None else n_loops
+        check_positive("n_loops", n_loops)
+        check_tensor("x", x, ndim=3, floating=True)
+        if x.shape[-1] != self.d_in:
+            raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d_in={self.d_in}")
+        p = self.pos(self.read_in(x))  # (b, n, m): the injected input P
+        h = torch.zeros_like(p) if self.input_injection else p
+        outputs = []
+        for t in range(n_loops):
+            for lora in self.lora_layers:
+                lora.active = t
+            h = h + p if self.input_injection else h  # Y_t + P
+            for block in self.blocks:
+                h = block(h, causal=self.causal)  # (b, n, m)
+            if return_all or t == n_loops - 1:
+                outputs.append(self.head(self.norm_out(h)))  # (b, n, d_out)
+        return torch.stack(outputs) if return_all else outputs[-1]

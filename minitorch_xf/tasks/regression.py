@@ -1,7 +1,7 @@
 r"""In-context linear regression (Garg et al., 2022): the model reads a prompt of examples and predicts $y$.
 
 A prompt with ``n_points`` examples is the sequence of vectors
-$$ x_1,\ \tilde y_1,\ x_2,\ \tilde y_2,\ \dots,\ x_n,\ \tilde y_n, \qquad \tilde y_i = (y_i, 0, \dots, 0) \in \mathbb R^d, $$
+$$ x_1, \tilde y_1, x_2, \tilde y_2, \dots, x_n, \tilde y_n, \qquad \tilde y_i = (y_i, 0, \dots, 0) \in \mathbb R^d, $$
 with $x_i \sim \mathcal N(0, I_d)$, one task vector $w \sim \mathcal N(0, I_d)$ per prompt and $y_i = w^\top x_i$
 (plus optional Gaussian noise). A causal model predicts $y_i$ at the position of $x_i$, i.e. from the $i-1$
 in-context examples before it and the query $x_i$. "Error at k points" is the squared error of the prediction
