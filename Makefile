@@ -25,7 +25,7 @@ test-fast: setup                      ## unit tests only (no notebooks, no slow 
 	$(PY) -m pytest tests -m "not slow" -p no:cacheprovider -q
 
 book: setup                           ## execute every notebook (cached) and build the HTML book into _build/html
-	$(JB) build . $(BUILD_FLAGS)
+	XF_QUIET=1 $(JB) build . $(BUILD_FLAGS)  # no progress-bar widgets in the static pages
 	@echo "Open _build/html/index.html"
 
 book-check: setup                     ## build the book without executing notebooks (CI: nbval already ran them)
