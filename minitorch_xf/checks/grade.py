@@ -2,7 +2,7 @@
 
 A graded cell carries nbgrader metadata ``{"grade": true, "points": n, "grade_id": ...}`` (the same cells that
 nbgrader's ``autograde`` scores). A graded cell earns its points when it runs without an error. Each submission
-runs in a fresh kernel inside a temporary copy of its folder, with a per-cell and a total time limit, so a
+runs in a fresh kernel whose working folder is an empty temporary one, with a per-cell and a total time limit, so a
 broken, hanging or hostile notebook costs only its own points.
 
 Usage: ``python -m minitorch_xf.checks.grade SUBMISSIONS --out grades.csv`` (SUBMISSIONS: a folder of
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -88,8 +87,6 @@ def grade_notebook(
     max_score = sum(p for _, _, p in cells)
     error = ""
     with tempfile.TemporaryDirectory(prefix="xf-grade-") as tmp:
-        work = Path(tmp) / path.name
-        shutil.copy(path, work)
         client = NotebookClient(
             nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3", resources={"metadata": {"path": tmp}}
         )

@@ -179,7 +179,7 @@ def chunked_attention(
         ell = torch.zeros_like(m)  # (..., cs, 1)
         o = torch.zeros((*qi.shape[:-1], v.shape[-1]), dtype=q.dtype, device=q.device)  # (..., cs, e)
         for j0 in range(0, t, chunk_size):
-            if causal and j0 > rows.max():
+            if causal and j0 > i0 + qi.shape[-2] - 1 + (t - s):
                 break  # every later key block lies in the future of every query in this block
             sc = qi @ k[..., j0 : j0 + chunk_size, :].transpose(-2, -1)  # (..., cs, ct)
             cols = torch.arange(j0, j0 + sc.shape[-1], device=q.device)[None, :]  # (1, ct)

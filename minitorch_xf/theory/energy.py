@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from .._validate import check_positive, check_tensor
+from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
     "EnergyTransformer",
@@ -153,9 +154,9 @@ def softmax_attention_update(
     d = y.shape[-1]
     _check_square("w_q", w_q, d)
     _check_square("w_k", w_k, d)
-    scores = (y @ w_q) @ (y @ w_k).transpose(-2, -1)  # (..., n, n)
     values = y if w_v is None else y @ _check_square("w_v", w_v, d)  # (..., n, d)
-    return (1.0 - step) * y + step * (torch.softmax(scores, dim=-1) @ values)
+    attended = scaled_dot_product_attention(y @ w_q, y @ w_k, values, scale=1.0)  # (..., n, d)
+    return (1.0 - step) * y + step * attended
 
 
 def relu_energy(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:

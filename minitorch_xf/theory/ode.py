@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import check_positive, check_tensor
+from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
     "Flow",
@@ -208,8 +209,7 @@ class ParticleSystem:
     def interaction(self, x: torch.Tensor) -> torch.Tensor:
         r"""$F(x)$: the attention pull on every particle, (..., n, d) -> (..., n, d)."""
         self._check_x(x)
-        scores = (x @ self.w_q) @ (x @ self.w_k).transpose(-2, -1) / math.sqrt(self.d)  # (..., n, n)
-        return torch.softmax(scores, dim=-1) @ (x @ self.w_v)  # (..., n, d)
+        return scaled_dot_product_attention(x @ self.w_q, x @ self.w_k, x @ self.w_v)  # (..., n, d), scale 1/sqrt(d)
 
     def per_particle(self, x: torch.Tensor) -> torch.Tensor:
         r"""$G(x)$: the MLP applied to each particle alone, (..., n, d) -> (..., n, d)."""
