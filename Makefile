@@ -4,8 +4,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 BUILD_FLAGS := -W -n --keep-going
+# Extra arguments for `make lab` (ARGS="--no-browser --port 8899"); the notebooks `make reproduce` runs.
+ARGS   ?=
+NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 
-.PHONY: setup test test-fast book book-check lab exercises grade lint format clean
+.PHONY: setup test test-fast book book-check lab reproduce exercises grade lint format clean
 
 setup: $(VENV)/.installed            ## create .venv and install the pinned set (constraints.txt)
 
@@ -13,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[book,test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[book,test,lab]"
 	touch $@
 
 test: setup                           ## lint, unit tests, exercise invariants, and every notebook under nbval
@@ -33,9 +36,16 @@ book-check: setup                     ## build the book without executing notebo
 	sed 's/execute_notebooks: cache/execute_notebooks: "off"/' _config.yml > _build/_config_noexec.yml
 	$(JB) build . --config _build/_config_noexec.yml $(BUILD_FLAGS)
 
-lab: setup                            ## open the notebooks in JupyterLab
-	$(PY) -m pip install -q jupyterlab
-	$(VENV)/bin/jupyter lab
+lab: setup                            ## open JupyterLab (installed by setup, the [lab] extra): make lab ARGS="--no-browser"
+	$(VENV)/bin/jupyter lab $(ARGS)
+
+# The paper-sized run on whatever machine this is: every experiment notebook under nbval with XF_PROFILE=full, the
+# records (paper-vs-book rows, CPU and wall times) in results/full-<device>/ (commit them). The ci budgets are not
+# enforced under full. The kernels run in notebooks/, so the record folder must be an absolute path.
+reproduce: setup                      ## run the experiments in the full profile: make reproduce [NOTEBOOKS="notebooks/ch02-*.ipynb"]
+	device=$$($(PY) -c "from minitorch_xf import runtime; print(runtime.choose_device().type)") && \
+	XF_PROFILE=full XF_RECORD_DIR="$(CURDIR)/results/full-$$device" \
+	$(PY) -m pytest $(NOTEBOOKS) --nbval-lax -p no:cacheprovider
 
 exercises: setup                      ## regenerate exercises/ (student copies) from solutions/
 	$(PY) -m minitorch_xf.checks.assign solutions exercises
