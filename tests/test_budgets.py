@@ -50,7 +50,7 @@ def write_notebook(folder: Path, budget_s: float, burn_s: float, done_file: Path
 def start_pytest(folder: Path, profile: str, cpu: int | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "XF_RECORD_DIR": str(folder / "records"),
         "XF_PROFILE": profile,
         "XF_DEVICE": "cpu",
