@@ -148,14 +148,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "profile": profile,
             "threads": threads,
         }
-    out = write_times(Path(os.environ["XF_RECORD_DIR"]), rows, profile, device)
+    folder = os.environ.get("XF_RECORD_DIR", "").strip()  # "" records nothing, as in runtime.record_dir()
+    out = write_times(Path(folder).expanduser(), rows, profile, device) if folder else None
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         enforced = "enforced on CPU" if enforce else f"not enforced under profile {profile}"
         reporter.write_sep("=", f"notebook times: kernel CPU (user+system) and wall; budgets {enforced}")
         for line in lines:
             reporter.write_line(line)
-        reporter.write_line(f"  written to {out}")
+        reporter.write_line(f"  written to {out}" if out else "  not written: XF_RECORD_DIR is empty")
         for problem in over:
             reporter.write_line(f"OVER BUDGET: {problem}", red=True)
     if over and session.exitstatus == 0:
