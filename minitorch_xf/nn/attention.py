@@ -18,7 +18,17 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_positive, check_same_device, check_same_dtype, check_tensor
+from .._validate import (
+    check_divisible,
+    check_flag,
+    check_like_module,
+    check_number,
+    check_positive,
+    check_same_device,
+    check_same_dtype,
+    check_tensor,
+)
+from .positional import RotaryEmbedding
 
 __all__ = [
     "MultiHeadAttention",
@@ -31,20 +41,31 @@ __all__ = [
 
 
 def causal_mask(s: int, t: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
-    """Boolean (s, t) mask, True where key j <= query i (+ t - s, so cached keys stay visible)."""
-    t = s if t is None else t
+    """Boolean (s, t) mask, True where key j <= query i + (t - s): aligned **bottom-right**.
+
+    With s == t this is the usual lower-triangular mask. With s < t the s queries are taken to be the *last* s
+    positions of the sequence (the t - s keys before them are cached), so the last query sees every key. This
+    differs from ``torch.nn.functional.scaled_dot_product_attention(is_causal=True)``, which aligns the mask
+    top-left (key j <= query i) whatever s and t are; the two agree only when s == t. With s > t the first
+    s - t queries see no key at all.
+    """
     check_positive("s", s)
-    check_positive("t", t)
+    t = s if t is None else check_positive("t", t)
     i = torch.arange(s, device=device)[:, None]  # (s, 1)
     j = torch.arange(t, device=device)[None, :]  # (1, t)
     return j <= i + (t - s)  # (s, t)
 
 
 def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
-    """Boolean (b, 1, 1, t) mask from sequence lengths: True on the first ``lengths[b]`` keys."""
+    """Boolean (b, 1, 1, t) mask from sequence lengths: True on the first ``lengths[b]`` keys.
+
+    The shape is the one :func:`scaled_dot_product_attention` and :class:`MultiHeadAttention` expect for a
+    key-padding mask on (b, h, s, t) scores.
+    """
     check_tensor("lengths", lengths, ndim=1)
-    if lengths.is_floating_point():
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
         raise TypeError(f"lengths must be an integer tensor, got dtype={lengths.dtype}")
+    check_positive("t", t)
     if (lengths < 0).any() or (lengths > t).any():
         raise ValueError(f"lengths must lie in [0, t={t}], got {lengths.tolist()}")
     keep = torch.arange(t, device=lengths.device)[None, :] < lengths[:, None]  # (b, t)
@@ -54,8 +75,13 @@ def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
 def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""Numerically safe softmax $e^{x_i - m} / \sum_j e^{x_j - m}$ with $m = \max_j x_j$.
 
-    Rows that are entirely ``-inf`` (every key masked) give zeros instead of NaN.
+    Rows that are entirely ``-inf`` (every key masked) give zeros instead of NaN. An empty ``dim`` gives an
+    empty result.
     """
+    check_tensor("scores", scores, floating=True)
+    check_number("dim", dim, integer=True, low=-max(scores.dim(), 1), high=max(scores.dim(), 1) - 1)
+    if scores.shape[dim] == 0:
+        return scores.clone()  # nothing to normalise
     m = scores.amax(dim=dim, keepdim=True).detach()  # the shift does not change the value: no gradient needed
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # all -inf row: shift by 0, exp gives 0
     e = torch.exp(scores - m)
@@ -63,7 +89,8 @@ def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return e / torch.where(denom > 0, denom, torch.ones_like(denom))
 
 
-def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[int, ...]:
+    """Validate q (..., s, d), k (..., t, d), v (..., t, e); return the broadcast batch shape."""
     for name, x in (("q", q), ("k", k), ("v", v)):
         check_tensor(name, x, min_ndim=2, floating=True)
     check_same_device(q=q, k=k, v=v)
@@ -77,20 +104,37 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         raise ValueError(
             f"k and v must have the same number of keys t: k has shape {tuple(k.shape)}, v has shape {tuple(v.shape)}"
         )
+    try:
+        batch = tuple(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
+    except RuntimeError:
+        raise ValueError(
+            "q, k and v must have the same batch dims (..., e.g. (b, h)), or 1 where one is shared: "
+            f"q has shape {tuple(q.shape)}, k has shape {tuple(k.shape)}, v has shape {tuple(v.shape)}"
+        ) from None
+    if q.shape[-1] == 0:
+        raise ValueError(f"q and k have head dim d=0 (q has shape {tuple(q.shape)}): there is nothing to compare")
+    if k.shape[-2] == 0:
+        raise ValueError(f"k has shape {tuple(k.shape)}: t=0 keys, so no query has anything to attend to")
+    return batch
 
 
-def _check_mask(mask: torch.Tensor, q: torch.Tensor, k: torch.Tensor) -> None:
+def _check_mask(mask: torch.Tensor, q: torch.Tensor, batch: tuple[int, ...], t: int) -> None:
+    """The mask has one dim per score dim (..., s, t), each of the scores' size or 1: never a guess."""
     check_tensor("mask", mask)
     check_same_device(q=q, mask=mask)
     if mask.dtype != torch.bool:
         raise TypeError(f"mask must be a bool tensor (True = may attend), got dtype={mask.dtype}")
-    target = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
-    try:
-        shape = torch.broadcast_shapes(mask.shape, target)
-    except RuntimeError:
-        shape = None
-    if shape != target:
-        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape {target}")
+    target = (*batch, q.shape[-2], t)
+    fits = mask.dim() == len(target) and all(m in (1, n) for m, n in zip(mask.shape, target, strict=True))
+    if not fits:
+        ones = "1, " * len(batch)
+        hint = f"an (s, t) mask as ({ones}s, t)"
+        if batch:
+            hint += f", a (b, t) key-padding mask as (b, {'1, ' * (len(batch) - 1)}1, t) (what padding_mask returns)"
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not fit the scores' shape {target}: the mask needs one dim per "
+            f"score dim, each of the scores' size or 1 (so that no shape is ambiguous); pass {hint}"
+        )
 
 
 def scaled_dot_product_attention(
@@ -105,21 +149,30 @@ def scaled_dot_product_attention(
     r"""$\mathrm{softmax}(QK^\top \cdot \mathrm{scale} + M)\,V$ with ``scale`` $= 1/\sqrt d$ by default.
 
     Args:
-        q: (..., s, d) queries.  k: (..., t, d) keys.  v: (..., t, e) values.
-        mask: bool, broadcastable to (..., s, t); True where attention is allowed.
-        causal: also forbid key j > query i.
+        q: (..., s, d) queries.  k: (..., t, d) keys.  v: (..., t, e) values. The batch dims ``...`` must agree
+            (or be 1 where one is shared, e.g. one key head for all query heads).
+        mask: bool with one dim per score dim (..., s, t), each of the scores' size or 1; True where attention
+            is allowed. For (b, h, s, t) scores: ``(1, 1, s, t)`` for one mask shared by the batch,
+            ``(b, 1, 1, t)`` for key padding (:func:`padding_mask`), ``(b, h, s, t)`` in full. A mask of fewer
+            dims is rejected: a (b, t) padding mask and an (s, t) mask have the same shape when b == s.
+        causal: also forbid key j > query i + (t - s). The mask is aligned **bottom-right** (the s queries are
+            the last s positions, after t - s cached keys), unlike torch's ``is_causal``, which aligns it
+            top-left; the two agree when s == t. With s > t the first s - t queries see no key and output 0.
+        scale: a finite number > 0.
         return_weights: also return the attention weights (..., s, t).
     Returns:
-        (..., s, e) outputs, and the weights when asked.
+        (..., s, e) outputs, and the weights when asked. A query whose keys are all masked outputs 0.
     """
-    _check_qkv(q, k, v)
-    if mask is not None:
-        _check_mask(mask, q, k)
+    batch = _check_qkv(q, k, v)
+    check_flag("causal", causal)
+    check_flag("return_weights", return_weights)
     d, s, t = q.shape[-1], q.shape[-2], k.shape[-2]
-    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    if mask is not None:
+        _check_mask(mask, q, batch, t)
+    scale = 1.0 / math.sqrt(d) if scale is None else check_number("scale", scale, low=0, low_open=True)
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., s, t)
     if causal:
-        scores = scores.masked_fill(~causal_mask(s, t, device=q.device), float("-inf"))
+        scores = scores.masked_fill(~causal_mask(s, t, device=q.device), float("-inf")) if s else scores
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = softmax(scores, dim=-1)  # (..., s, t), rows sum to 1 (or 0 if fully masked)
@@ -146,10 +199,14 @@ def chunked_attention(
 
     Args:
         q: (..., s, d), k: (..., t, d), v: (..., t, e).
-        key_padding: bool (..., t), True for real keys (broadcast over queries).
+        causal: as in :func:`scaled_dot_product_attention` (bottom-right aligned when s != t).
+        key_padding: bool (..., t) with one dim per batch dim of q, True for real keys (broadcast over queries):
+            (b, 1, t) for q of shape (b, h, s, d).
         chunk_size: block length for both queries and keys.
+        scale: a finite number > 0; default $1/\sqrt d$.
     """
-    _check_qkv(q, k, v)
+    batch = _check_qkv(q, k, v)
+    check_flag("causal", causal)
     check_positive("chunk_size", chunk_size)
     d, s, t = q.shape[-1], q.shape[-2], k.shape[-2]
     if key_padding is not None:
@@ -159,18 +216,19 @@ def chunked_attention(
         if key_padding.shape[-1] != t:
             raise ValueError(f"key_padding has shape {tuple(key_padding.shape)}; its last dim must be t={t}")
         # same number of batch dims as q, so that (b, t) is never silently broadcast against the heads of (b, h, s, d)
-        batch = tuple(q.shape[:-2])
         try:
             fits = tuple(torch.broadcast_shapes(key_padding.shape[:-1], batch)) == batch
         except RuntimeError:
             fits = False
-        if key_padding.dim() != q.dim() - 1 or not fits:
+        if key_padding.dim() != len(batch) + 1 or not fits:
             raise ValueError(
                 f"key_padding has shape {tuple(key_padding.shape)}; it must be (..., t) with batch dims broadcastable "
                 f"to q's {batch} (use (b, 1, t) for q of shape (b, h, s, d))"
             )
         check_same_device(q=q, key_padding=key_padding)
-    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    scale = 1.0 / math.sqrt(d) if scale is None else check_number("scale", scale, low=0, low_open=True)
+    if s == 0:
+        return q.new_zeros((*batch, 0, v.shape[-1]))  # no queries: nothing to compute
     outs = []
     for i0 in range(0, s, chunk_size):
         qi = q[..., i0 : i0 + chunk_size, :] * scale  # (..., cs, d)
@@ -208,17 +266,17 @@ class MultiHeadAttention(nn.Module):
         d_model: model width m; must be divisible by ``n_heads``.
         n_heads: number of heads h; each has d = m / h.
         bias: whether the four projections carry a bias.
-        rope: an optional :class:`~minitorch_xf.nn.positional.RotaryEmbedding` applied to q and k.
+        rope: an optional :class:`~minitorch_xf.nn.positional.RotaryEmbedding` of dim d applied to q and k.
     """
 
-    def __init__(self, d_model: int, n_heads: int, bias: bool = True, rope: nn.Module | None = None):
+    def __init__(self, d_model: int, n_heads: int, bias: bool = True, rope: RotaryEmbedding | None = None):
         super().__init__()
-        check_positive("d_model", d_model)
-        check_positive("n_heads", n_heads)
-        if d_model % n_heads != 0:
-            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        check_divisible("d_model", d_model, "n_heads", n_heads)
+        check_flag("bias", bias)
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
-        if rope is not None and getattr(rope, "dim", self.d_head) != self.d_head:
+        if rope is not None and not isinstance(rope, RotaryEmbedding):
+            raise TypeError(f"rope must be a RotaryEmbedding or None, got {type(rope).__name__}")
+        if rope is not None and rope.dim != self.d_head:
             raise ValueError(f"rope.dim={rope.dim} must equal the head dim d_model/n_heads={self.d_head}")
         self.w_q = nn.Linear(d_model, d_model, bias=bias)
         self.w_k = nn.Linear(d_model, d_model, bias=bias)
@@ -230,6 +288,16 @@ class MultiHeadAttention(nn.Module):
         b, n, _ = x.shape
         return x.view(b, n, self.n_heads, self.d_head).transpose(1, 2)  # (b, h, n, d)
 
+    def _check_input(self, name: str, x: torch.Tensor, b: int | None = None) -> None:
+        check_tensor(name, x, ndim=3, floating=True)
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"{name} has shape {tuple(x.shape)}; its last dim must be d_model={self.d_model}")
+        if b is not None and x.shape[0] != b:
+            raise ValueError(f"{name} has shape {tuple(x.shape)}; its batch size must be x's, b={b}")
+        if x.shape[1] == 0:
+            raise ValueError(f"{name} has shape {tuple(x.shape)}: attention needs at least one token")
+        check_like_module(name, x, self)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -238,24 +306,25 @@ class MultiHeadAttention(nn.Module):
         causal: bool = False,
         return_weights: bool = False,
     ):
-        """x: (b, s, m) queries; context: (b, t, m) keys/values (default x). Returns (b, s, m) [, (b, h, s, t)]."""
-        check_tensor("x", x, ndim=3, floating=True)
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d_model={self.d_model}")
+        """x: (b, s, m) queries; context: (b, t, m) keys/values (default x). Returns (b, s, m) [, (b, h, s, t)].
+
+        ``mask``: bool (b, h, s, t) with 1 where shared, e.g. (b, 1, 1, t) for key padding or (1, 1, s, t);
+        ``causal``: bottom-right aligned (see :func:`scaled_dot_product_attention`). The weights are computed
+        and kept only when ``return_weights=True``.
+        """
+        self._check_input("x", x)
+        if context is not None:
+            self._check_input("context", context, b=x.shape[0])
         context = x if context is None else context
-        check_tensor("context", context, ndim=3, floating=True)
-        if context.shape[0] != x.shape[0] or context.shape[-1] != self.d_model:
-            raise ValueError(
-                f"context has shape {tuple(context.shape)}; expected (b={x.shape[0]}, t, d_model={self.d_model})"
-            )
-        check_same_device(x=x, context=context, weights=self.w_q.weight)
+        check_flag("return_weights", return_weights)
         b, s, _ = x.shape
         q = self.split_heads(self.w_q(x))  # (b, h, s, d)
         k = self.split_heads(self.w_k(context))  # (b, h, t, d)
         v = self.split_heads(self.w_v(context))  # (b, h, t, d)
         if self.rope is not None:
             q, k = self.rope(q), self.rope(k)
-        out, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=True)
+        attended = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=return_weights)
+        out, weights = attended if return_weights else (attended, None)
         out = out.transpose(1, 2).reshape(b, s, self.d_model)  # (b, s, m): heads concatenated
         out = self.w_o(out)
         return (out, weights) if return_weights else out

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_choice
+from .._validate import check_choice, check_flag, check_number, check_positive
 from .attention import MultiHeadAttention
 from .ffn import FeedForward
 from .norms import LayerNorm, RMSNorm
@@ -38,6 +38,8 @@ class TransformerBlock(nn.Module):
         d_model, n_heads, d_ff: widths (d_ff defaults to 4 d_model).
         activation: ``"relu"``, ``"gelu"`` or ``"swiglu"``.
         norm: ``"layer"`` or ``"rms"``.
+        norm_first: True for pre-norm, False for post-norm.
+        dropout: probability in [0, 1].
         rope: optional RotaryEmbedding passed to the attention.
     """
 
@@ -53,22 +55,25 @@ class TransformerBlock(nn.Module):
         rope: nn.Module | None = None,
     ):
         super().__init__()
-        self.norm_first = norm_first
+        self.norm_first = check_flag("norm_first", norm_first)
         self.attn = MultiHeadAttention(d_model, n_heads, rope=rope)
         self.ffn = FeedForward(d_model, d_ff, activation=activation)
         self.norm1, self.norm2 = make_norm(norm, d_model), make_norm(norm, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(check_number("dropout", dropout, low=0, high=1))
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False, return_weights: bool = False
     ):
-        """x: (b, n, m) -> (b, n, m) [, attention weights (b, h, n, n)]."""
+        """x: (b, n, m) -> (b, n, m) [, attention weights (b, h, n, n), computed only when asked]."""
+        check_flag("return_weights", return_weights)
         if self.norm_first:
-            a, w = self.attn(self.norm1(x), mask=mask, causal=causal, return_weights=True)
+            a = self.attn(self.norm1(x), mask=mask, causal=causal, return_weights=return_weights)
+            a, w = a if return_weights else (a, None)
             x = x + self.dropout(a)
             x = x + self.dropout(self.ffn(self.norm2(x)))
         else:
-            a, w = self.attn(x, mask=mask, causal=causal, return_weights=True)
+            a = self.attn(x, mask=mask, causal=causal, return_weights=return_weights)
+            a, w = a if return_weights else (a, None)
             x = self.norm1(x + self.dropout(a))
             x = self.norm2(x + self.dropout(self.ffn(x)))
         return (x, w) if return_weights else x
@@ -99,21 +104,24 @@ class MacaronBlock(nn.Module):
         rope: nn.Module | None = None,
     ):
         super().__init__()
-        d_ff = 4 * d_model if d_ff is None else d_ff
-        if isinstance(d_ff, int) and not isinstance(d_ff, bool) and d_ff % 2:
+        check_positive("d_model", d_model)
+        d_ff = 4 * d_model if d_ff is None else check_positive("d_ff", d_ff)
+        if d_ff % 2:
             raise ValueError(f"d_ff={d_ff} must be even: each Macaron FFN has width d_ff // 2")
         self.attn = MultiHeadAttention(d_model, n_heads, rope=rope)
         self.ffn1 = FeedForward(d_model, d_ff // 2, activation=activation)
         self.ffn2 = FeedForward(d_model, d_ff // 2, activation=activation)
         self.norm1, self.norm2, self.norm3 = (make_norm(norm, d_model) for _ in range(3))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(check_number("dropout", dropout, low=0, high=1))
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False, return_weights: bool = False
     ):
-        """x: (b, n, m) -> (b, n, m) [, attention weights (b, h, n, n)]."""
+        """x: (b, n, m) -> (b, n, m) [, attention weights (b, h, n, n), computed only when asked]."""
+        check_flag("return_weights", return_weights)
         x = x + 0.5 * self.dropout(self.ffn1(self.norm1(x)))  # G half-step
-        a, w = self.attn(self.norm2(x), mask=mask, causal=causal, return_weights=True)
+        a = self.attn(self.norm2(x), mask=mask, causal=causal, return_weights=return_weights)
+        a, w = a if return_weights else (a, None)
         x = x + self.dropout(a)  # F full step
         x = x + 0.5 * self.dropout(self.ffn2(self.norm3(x)))  # G half-step
         return (x, w) if return_weights else x

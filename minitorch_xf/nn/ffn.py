@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_positive, check_tensor
+from .._validate import check_choice, check_flag, check_like_module, check_number, check_positive, check_tensor
 
 __all__ = ["ACTIVATIONS", "FeedForward"]
 
@@ -19,7 +19,10 @@ ACTIVATIONS = ("relu", "gelu", "swiglu")
 
 
 class FeedForward(nn.Module):
-    """Position-wise FFN with ``activation`` in ``ACTIVATIONS``; hidden width ``d_ff`` (default 4 m)."""
+    """Position-wise FFN with ``activation`` in ``ACTIVATIONS``; hidden width ``d_ff`` (default 4 m).
+
+    ``dropout`` (a probability in [0, 1]) acts on the hidden layer. Inputs must have the parameters' dtype.
+    """
 
     def __init__(
         self, d_model: int, d_ff: int | None = None, activation: str = "gelu", bias: bool = True, dropout: float = 0.0
@@ -29,16 +32,18 @@ class FeedForward(nn.Module):
         d_ff = 4 * d_model if d_ff is None else d_ff
         check_positive("d_ff", d_ff)
         check_choice("activation", activation, ACTIVATIONS)
+        check_flag("bias", bias)
         self.d_model, self.d_ff, self.activation = d_model, d_ff, activation
         self.w1 = nn.Linear(d_model, d_ff, bias=bias)
         self.w3 = nn.Linear(d_model, d_ff, bias=bias) if activation == "swiglu" else None  # the gate's value branch
         self.w2 = nn.Linear(d_ff, d_model, bias=bias)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(check_number("dropout", dropout, low=0, high=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor("x", x, min_ndim=1, floating=True)
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d_model={self.d_model}")
+        check_like_module("x", x, self)
         h = self.w1(x)  # (..., f)
         if self.activation == "relu":
             h = torch.relu(h)

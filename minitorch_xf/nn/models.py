@@ -11,7 +11,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_positive, check_tensor
+from .._validate import (
+    check_choice,
+    check_divisible,
+    check_flag,
+    check_like_module,
+    check_number,
+    check_positive,
+    check_same_device,
+    check_tensor,
+)
 from .blocks import TransformerBlock, make_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
 
@@ -22,11 +31,20 @@ POSITIONS = ("sinusoidal", "learned", "rope", "none")
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 class TransformerStack(nn.Module):
-    """Token embedding + positions + ``n_layers`` blocks + output head. Subclasses fix causality."""
+    """Token embedding + positions + ``n_layers`` blocks + output head. Subclasses fix causality.
+
+    Args:
+        vocab_size: V token ids 0..V-1.  d_model, n_heads, d_ff: widths (d_model divisible by n_heads).
+        n_layers: number of :class:`~minitorch_xf.nn.blocks.TransformerBlock`.  max_len: longest sequence.
+        positions: one of ``POSITIONS``; ``"rope"`` needs an even head dim d_model / n_heads.
+        norm, norm_first, activation, dropout: as in the block.  n_out: output classes C (default V).
+    """
 
     causal = False
 
@@ -48,9 +66,12 @@ class TransformerStack(nn.Module):
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("n_layers", n_layers), ("max_len", max_len)):
             check_positive(name, value)
+        check_divisible("d_model", d_model, "n_heads", n_heads)
         check_choice("positions", positions, POSITIONS)
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        if n_out is not None:
+            check_positive("n_out", n_out)
+        if positions == "rope" and (d_model // n_heads) % 2:
+            raise ValueError(f"positions='rope' needs an even head dim, got d_model / n_heads = {d_model // n_heads}")
         self.vocab_size, self.max_len, self.positions = vocab_size, max_len, positions
         self.embed = nn.Embedding(vocab_size, d_model)
         self.pos = {
@@ -74,11 +95,22 @@ class TransformerStack(nn.Module):
         self.norm_out = make_norm(norm, d_model) if norm_first else nn.Identity()
         self.head = nn.Linear(d_model, vocab_size if n_out is None else n_out)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None, return_weights: bool = False):
-        """tokens: (b, n) int64 -> logits (b, n, V or C) [, list of per-layer weights (b, h, n, n)]."""
-        check_tensor("tokens", tokens, ndim=2)
+    def _check_tokens(self, name: str, tokens: torch.Tensor) -> None:
+        check_tensor(name, tokens, ndim=2)
         if tokens.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"tokens must be an integer tensor (token ids), got dtype={tokens.dtype}")
+            raise TypeError(f"{name} must be an int64 or int32 tensor of token ids, got dtype={tokens.dtype}")
+        if tokens.shape[1] == 0:
+            raise ValueError(f"{name} has shape {tuple(tokens.shape)}: it needs at least one token per sequence")
+        check_same_device(**{name: tokens, "parameters": self.embed.weight})
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None, return_weights: bool = False):
+        """tokens: (b, n) int64 -> logits (b, n, V or C) [, list of per-layer weights (b, h, n, n)].
+
+        ``mask``: bool (b, h, n, n) with 1 where shared, e.g. (b, 1, 1, n) for key padding. The attention
+        weights are computed and kept only when ``return_weights=True``.
+        """
+        self._check_tokens("tokens", tokens)
+        check_flag("return_weights", return_weights)
         if tokens.shape[1] > self.max_len:
             raise ValueError(f"sequence length {tokens.shape[1]} exceeds max_len={self.max_len}")
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
@@ -89,8 +121,11 @@ class TransformerStack(nn.Module):
         h = self.pos(self.embed(tokens))  # (b, n, m)
         weights = []
         for block in self.blocks:
-            h, w = block(h, mask=mask, causal=self.causal, return_weights=True)
-            weights.append(w)
+            if return_weights:
+                h, w = block(h, mask=mask, causal=self.causal, return_weights=True)
+                weights.append(w)
+            else:
+                h = block(h, mask=mask, causal=self.causal)
         logits = self.head(self.norm_out(h))  # (b, n, V)
         return (logits, weights) if return_weights else logits
 
@@ -108,7 +143,11 @@ class Decoder(TransformerStack):
 
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, n_new: int) -> torch.Tensor:
-        """Greedy decoding: append ``n_new`` argmax tokens to ``prompt`` (b, n) -> (b, n + n_new)."""
+        """Greedy decoding: append ``n_new`` argmax tokens to ``prompt`` (b, n) -> (b, n + n_new).
+
+        Past ``max_len`` tokens the model sees a sliding window of the last ``max_len``.
+        """
+        self._check_tokens("prompt", prompt)
         check_positive("n_new", n_new)
         out = prompt
         for _ in range(n_new):
@@ -123,7 +162,8 @@ class LoRALinear(nn.Module):
     LoRA (Hu et al., 2022) with one $(A_t, B_t)$ pair per loop iteration $t$: the layer-wise relaxation of a
     recursive transformer (Bae et al., 2024). $A_t$ is (r, in), $B_t$ is (out, r) and starts at zero, so the
     adapted model starts out as the fully shared one. Set ``active`` to the loop index before calling; loops past
-    the last adapter reuse the last one.
+    the last adapter reuse the last one. ``alpha`` (default r) is a finite number > 0: at 0 the adapters would
+    do nothing and never learn.
     """
 
     def __init__(self, base: nn.Linear, rank: int, n_adapters: int, alpha: float | None = None):
@@ -133,7 +173,8 @@ class LoRALinear(nn.Module):
         check_positive("rank", rank)
         check_positive("n_adapters", n_adapters)
         self.base, self.rank, self.n_adapters = base, rank, n_adapters
-        self.scaling = (float(rank) if alpha is None else float(alpha)) / rank
+        alpha = float(rank) if alpha is None else check_number("alpha", alpha, low=0, low_open=True)
+        self.scaling = alpha / rank
         fan_in, fan_out = base.in_features, base.out_features
         self.lora_a = nn.Parameter(torch.randn(n_adapters, rank, fan_in) / fan_in**0.5)  # (T, r, in)
         self.lora_b = nn.Parameter(torch.zeros(n_adapters, fan_out, rank))  # (T, out, r)
@@ -145,7 +186,13 @@ class LoRALinear(nn.Module):
         return self.base.weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t = min(self.active, self.n_adapters - 1)
+        """x: (..., in) -> (..., out) with adapter ``min(active, n_adapters - 1)``."""
+        check_tensor("x", x, min_ndim=1, floating=True)
+        if x.shape[-1] != self.base.in_features:
+            raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be in_features={self.base.in_features}")
+        check_like_module("x", x, self)
+        active = check_positive("active", self.active, allow_zero=True)
+        t = min(active, self.n_adapters - 1)
         low = (x @ self.lora_a[t].T) @ self.lora_b[t].T  # (..., r) then (..., out)
         return self.base(x) + self.scaling * low
 
@@ -192,8 +239,11 @@ class LoopedTransformer(nn.Module):
         ):
             check_positive(name, value)
         check_positive("lora_rank", lora_rank, allow_zero=True)
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        check_divisible("d_model", d_model, "n_heads", n_heads)
+        check_flag("causal", causal)
+        check_flag("input_injection", input_injection)
+        if lora_alpha is not None:
+            check_number("lora_alpha", lora_alpha, low=0, low_open=True)
         self.d_in, self.n_loops, self.causal, self.input_injection = d_in, n_loops, causal, input_injection
         self.read_in = nn.Linear(d_in, d_model)
         self.pos = LearnedPositionalEmbedding(d_model, max_len)
@@ -219,6 +269,10 @@ class LoopedTransformer(nn.Module):
         check_tensor("x", x, ndim=3, floating=True)
         if x.shape[-1] != self.d_in:
             raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d_in={self.d_in}")
+        if x.shape[1] == 0:
+            raise ValueError(f"x has shape {tuple(x.shape)}: it needs at least one position")
+        check_like_module("x", x, self)
+        check_flag("return_all", return_all)
         p = self.pos(self.read_in(x))  # (b, n, m): the injected input P
         h = torch.zeros_like(p) if self.input_injection else p
         outputs = []

@@ -14,17 +14,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_positive, check_tensor
+from .._validate import check_number, check_positive, check_tensor
 
 __all__ = ["LearnedPositionalEmbedding", "RotaryEmbedding", "SinusoidalPositionalEncoding", "sinusoidal_table"]
 
 
 def sinusoidal_table(n: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
-    """The (n, m) table of sinusoidal encodings; m must be even."""
+    """The (n, m) table of sinusoidal encodings; m must be even and ``base`` a finite number > 0."""
     check_positive("n", n)
     check_positive("d_model", d_model)
     if d_model % 2:
         raise ValueError(f"d_model={d_model} must be even for sinusoidal encodings")
+    base = check_number("base", base, low=0, low_open=True)
     pos = torch.arange(n, dtype=torch.float64)[:, None]  # (n, 1)
     freq = base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # (m/2,)
     table = torch.zeros(n, d_model, dtype=torch.float64)
@@ -46,6 +47,8 @@ class SinusoidalPositionalEncoding(nn.Module):
 
     def __init__(self, d_model: int, max_len: int = 512):
         super().__init__()
+        check_positive("d_model", d_model)
+        check_positive("max_len", max_len)
         self.d_model, self.max_len = d_model, max_len
         self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
 
@@ -72,7 +75,7 @@ class LearnedPositionalEmbedding(nn.Module):
 class RotaryEmbedding(nn.Module):
     """Rotary position embedding applied to queries or keys of shape (..., n, d); d must be even.
 
-    ``offset`` shifts the positions (useful with cached keys).
+    ``offset`` (an int >= 0) shifts the positions (useful with cached keys); ``base`` is a finite number > 0.
     """
 
     def __init__(self, dim: int, base: float = 10000.0):
@@ -80,6 +83,7 @@ class RotaryEmbedding(nn.Module):
         check_positive("dim", dim)
         if dim % 2:
             raise ValueError(f"RoPE needs an even head dim, got dim={dim}")
+        base = check_number("base", base, low=0, low_open=True)
         self.dim, self.base = dim, base
         self.register_buffer(
             "inv_freq", base ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim), persistent=False
@@ -89,6 +93,7 @@ class RotaryEmbedding(nn.Module):
         check_tensor("x", x, min_ndim=2, floating=True)
         if x.shape[-1] != self.dim:
             raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be the RoPE dim {self.dim}")
+        offset = check_positive("offset", offset, allow_zero=True)
         n = x.shape[-2]
         pos = torch.arange(offset, offset + n, device=x.device, dtype=torch.float32)  # (n,)
         angles = pos[:, None] * self.inv_freq.to(x.device)[None, :]  # (n, d/2)

@@ -93,7 +93,7 @@ def test_sdpa_s_ne_t_matches_torch():
     )
 
 
-@pytest.mark.parametrize("mask_shape", [(5, 5), (2, 1, 5, 5), (2, 3, 5, 5), (1, 1, 1, 5)])
+@pytest.mark.parametrize("mask_shape", [(1, 1, 5, 5), (2, 1, 5, 5), (2, 3, 5, 5), (1, 1, 1, 5), (2, 1, 1, 5)])
 def test_sdpa_bool_mask_matches_torch(mask_shape):
     q, k, v = qkv()
     mask = random_mask(*mask_shape, seed=3)
@@ -127,6 +127,40 @@ def test_sdpa_causal_s_ne_t_is_bottom_right_aligned(s, t):
         assert_same_values_and_grads(ours, ref, (q, k, v))
 
 
+def loop_causal_attention(q, k, v):
+    """Plain-loop reference for causal attention aligned bottom-right: query i sees keys j <= i + (t - s)."""
+    s, t = q.shape[-2], k.shape[-2]
+    out = torch.zeros(*q.shape[:-1], v.shape[-1], dtype=q.dtype)
+    for i in range(s):
+        last = i + (t - s)  # the last key query i may see
+        if last < 0:
+            continue  # no key at all: the output stays 0
+        scores = (q[..., i, :, None] * k[..., : last + 1, :].transpose(-2, -1)).sum(-2) / q.shape[-1] ** 0.5
+        out[..., i, :] = (torch.softmax(scores, dim=-1)[..., None] * v[..., : last + 1, :]).sum(-2)
+    return out
+
+
+@pytest.mark.parametrize(("s", "t"), [(3, 7), (7, 3), (1, 5), (5, 5)])
+def test_causal_queries_ne_keys_match_a_loop(s, t):
+    # the documented bottom-right alignment, for every implementation, against a reference with no mask tensor
+    q, k, v = qkv(b=1, h=2, s=s, t=t)
+    expected = loop_causal_attention(q, k, v)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, causal=True), expected)
+    torch.testing.assert_close(chunked_attention(q, k, v, causal=True, chunk_size=2), expected)
+    if s < t:  # torch's is_causal is top-left aligned: it differs as soon as s != t
+        top_left = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        assert (top_left - expected).abs().max() > 1e-3
+
+
+def test_mha_cross_attention_causal_is_bottom_right_aligned():
+    mha = make_mha()
+    ref = torch_mha_from(mha)
+    x, ctx = rand(2, 3, 12), rand(2, 6, 12, seed=1)  # s = 3 queries after 3 cached keys
+    blocked = ~causal_mask(3, 6)  # torch: True = NOT allowed
+    ref_out, _ = ref(x, ctx, ctx, attn_mask=blocked)
+    torch.testing.assert_close(mha(x, context=ctx, causal=True), ref_out)
+
+
 def test_sdpa_scale_and_weights():
     q, k, v = qkv()
     out, w = scaled_dot_product_attention(q, k, v, scale=0.3, return_weights=True)
@@ -136,15 +170,15 @@ def test_sdpa_scale_and_weights():
 
 def test_sdpa_gradcheck():
     q, k, v = qkv(b=1, h=2, s=3, t=4, d=3, e=2)
-    mask = random_mask(3, 4, seed=1)
+    mask = random_mask(1, 1, 3, 4, seed=1)
     assert torch.autograd.gradcheck(lambda a, b_, c: scaled_dot_product_attention(a, b_, c, mask=mask), (q, k, v))
     assert torch.autograd.gradcheck(lambda a, b_, c: scaled_dot_product_attention(a, b_, c, causal=True), (q, k, v))
 
 
 def test_fully_masked_rows_give_zero_values_and_finite_grads():
     q, k, v = qkv(b=1, h=2, s=4, t=5)
-    mask = random_mask(4, 5, seed=2)
-    mask[1] = False  # query 1 may look at nothing
+    mask = random_mask(1, 1, 4, 5, seed=2)
+    mask[..., 1, :] = False  # query 1 may look at nothing
     out = scaled_dot_product_attention(q, k, v, mask=mask)
     torch.testing.assert_close(out[..., 1, :], torch.zeros_like(out[..., 1, :]))
     assert not torch.isnan(out).any()
@@ -291,7 +325,7 @@ def test_mha_2d_mask_matches_torch():
     x = rand(2, 5, 12)
     mask = random_mask(5, 5, seed=7)
     ref_out, _ = ref(x, x, x, attn_mask=~mask)
-    torch.testing.assert_close(mha(x, mask=mask), ref_out)
+    torch.testing.assert_close(mha(x, mask=mask[None, None]), ref_out)  # (1, 1, s, t): one mask for the batch
 
 
 # ---------------------------------------------------------------- bad inputs

@@ -83,6 +83,25 @@ def test_decoder_output_ignores_later_tokens(decoder, n, t, seed):
     torch.testing.assert_close(decoder(y)[:, : t + 1], decoder(x)[:, : t + 1])
 
 
+@pytest.mark.parametrize("model_class", [Encoder, Decoder])
+def test_attention_weights_only_when_asked(model_class):
+    torch.manual_seed(0)
+    model = model_class(V, d_model=16, n_heads=2, n_layers=3).eval()
+    asked = []
+    for block in model.blocks:
+        block.attn.register_forward_pre_hook(
+            lambda mod, args, kwargs: asked.append(kwargs.get("return_weights", False)), with_kwargs=True
+        )
+    x = tokens(2, 5)
+    logits = model(x)
+    assert asked == [False, False, False], "the weights were requested although nobody asked for them"
+    asked.clear()
+    logits_w, weights = model(x, return_weights=True)
+    assert asked == [True, True, True]
+    assert [tuple(w.shape) for w in weights] == [(2, 2, 5, 5)] * 3
+    torch.testing.assert_close(logits, logits_w)
+
+
 def test_bad_inputs(decoder):
     with pytest.raises(TypeError, match="float32"):
         decoder(torch.zeros(1, 3))
