@@ -34,7 +34,7 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_positive, check_tensor
+from .._validate import check_like, check_positive, check_tensor
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
@@ -51,23 +51,36 @@ __all__ = [
 ]
 
 
-def _check_step(step, name: str = "step") -> float:
-    """A step size is a finite number > 0 (an int or a float, not a bool or a tensor)."""
-    check_positive(name, step, integer=False)
-    if not math.isfinite(step):
-        raise ValueError(f"{name}={step!r} must be finite")
-    return float(step)
-
-
 def _check_tokens(y, name: str = "y") -> torch.Tensor:
     return check_tensor(name, y, min_ndim=2, floating=True)
 
 
-def _check_square(name: str, w, d: int) -> torch.Tensor:
+def _check_square(name: str, w, d: int, like: tuple[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """``w`` is a floating (d, d) matrix, with the dtype and device of the tensor ``like = (name, tensor)``."""
     check_tensor(name, w, ndim=2, floating=True)
     if tuple(w.shape) != (d, d):
         raise ValueError(f"{name} must have shape ({d}, {d}) to match the token dimension d={d}, got {tuple(w.shape)}")
+    if like is not None:
+        check_like(name, w, *like)
     return w
+
+
+def _check_bias(b, x: torch.Tensor) -> None:
+    if b is None:
+        return
+    check_tensor("b", b, floating=True)
+    if tuple(b.shape) != (x.shape[-1],):
+        raise ValueError(f"b must have shape ({x.shape[-1]},), got {tuple(b.shape)}")
+    check_like("b", b, "x", x)
+
+
+def _check_patterns(patterns, xi: torch.Tensor) -> None:
+    check_tensor("patterns", patterns, ndim=2, floating=True)
+    if patterns.shape[-1] != xi.shape[-1]:
+        raise ValueError(f"patterns have d={patterns.shape[-1]} but xi has d={xi.shape[-1]}")
+    if patterns.shape[0] == 0:
+        raise ValueError(f"patterns has shape {tuple(patterns.shape)}: store at least one pattern (N >= 1)")
+    check_like("patterns", patterns, "xi", xi)
 
 
 def _check_symmetric(name: str, w: torch.Tensor) -> torch.Tensor:
@@ -83,7 +96,7 @@ def _default_ws(y: torch.Tensor, w_s) -> torch.Tensor:
     d = y.shape[-1]
     if w_s is None:
         return torch.eye(d, dtype=y.dtype, device=y.device)
-    return _check_symmetric("w_s", _check_square("w_s", w_s, d))
+    return _check_symmetric("w_s", _check_square("w_s", w_s, d, like=("y", y)))
 
 
 def _half_sq_dists(y: torch.Tensor, w_s: torch.Tensor) -> torch.Tensor:
@@ -132,7 +145,7 @@ def energy_descent_step(y: torch.Tensor, step: float = 1.0, w_s: torch.Tensor | 
     equal $W_s$-norm it is softmax self-attention with $W_Q^\top W_K = W_s$ and $W_V = I$. Non-increasing energy
     for $0 < \alpha \le 1$. ``y`` (..., n, d) -> (..., n, d).
     """
-    step = _check_step(step)
+    check_positive("step", step, integer=False)
     beta = kernel_weights(y, w_s)  # (..., n, n)
     attn = beta / beta.sum(-1, keepdim=True)  # (..., n, n): rows sum to one
     return (1.0 - step) * y + step * (attn @ y)
@@ -149,12 +162,12 @@ def softmax_attention_update(
     conditions of Yang et al. (2022) matter (asymmetric $W_Q W_K^\top$, unequal token norms, untied $W_V$).
     ``y`` (..., n, d); ``w_q``, ``w_k``, ``w_v`` (d, d) -> (..., n, d).
     """
-    step = _check_step(step)
+    check_positive("step", step, integer=False)
     y = _check_tokens(y)
     d = y.shape[-1]
-    _check_square("w_q", w_q, d)
-    _check_square("w_k", w_k, d)
-    values = y if w_v is None else y @ _check_square("w_v", w_v, d)  # (..., n, d)
+    _check_square("w_q", w_q, d, like=("y", y))
+    _check_square("w_k", w_k, d, like=("y", y))
+    values = y if w_v is None else y @ _check_square("w_v", w_v, d, like=("y", y))  # (..., n, d)
     attended = scaled_dot_product_attention(y @ w_q, y @ w_k, values, scale=1.0)  # (..., n, d)
     return (1.0 - step) * y + step * attended
 
@@ -167,10 +180,8 @@ def relu_energy(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None)
     ``x`` (..., d), ``w`` (d, d), ``b`` (d,) -> (...,): one energy per vector.
     """
     x = check_tensor("x", x, min_ndim=1, floating=True)
-    d = x.shape[-1]
-    w = _check_symmetric("w", _check_square("w", w, d))
-    if b is not None and tuple(b.shape) != (d,):
-        raise ValueError(f"b must have shape ({d},), got {tuple(b.shape)}")
+    w = _check_symmetric("w", _check_square("w", w, x.shape[-1], like=("x", x)))
+    _check_bias(b, x)
     quad = 0.5 * ((x - x @ w) * x).sum(-1)  # (...): per row 1/2 x^T (I - W) x
     lin = (x * b).sum(-1) if b is not None else torch.zeros_like(quad)  # (...)
     per_row = quad - lin
@@ -184,12 +195,10 @@ def relu_step(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None, s
     2022). Non-increasing for symmetric $W$ with eigenvalues in $(1 - 2/\alpha, 1]$.
     ``x`` (..., d), ``w`` (d, d) symmetric, ``b`` (d,) -> (..., d).
     """
-    step = _check_step(step)
+    check_positive("step", step, integer=False)
     x = check_tensor("x", x, min_ndim=1, floating=True)
-    d = x.shape[-1]
-    w = _check_symmetric("w", _check_square("w", w, d))
-    if b is not None and tuple(b.shape) != (d,):
-        raise ValueError(f"b must have shape ({d},), got {tuple(b.shape)}")
+    w = _check_symmetric("w", _check_square("w", w, x.shape[-1], like=("x", x)))
+    _check_bias(b, x)
     grad = x - x @ w - (b if b is not None else 0.0)  # (..., d)
     return torch.relu(x - step * grad)
 
@@ -201,11 +210,9 @@ def hopfield_energy(xi: torch.Tensor, patterns: torch.Tensor, beta: float = 1.0)
     $\mathrm{lse}(\beta, z) = \beta^{-1}\log\sum_i e^{\beta z_i}$ and $M = \max_i \lVert x_i \rVert$; non-negative.
     ``xi`` (..., s, d) states (queries), ``patterns`` (N, d) stored patterns $x_i$ -> (..., s).
     """
-    beta = _check_step(beta, "beta")
+    beta = check_positive("beta", beta, integer=False)
     xi = check_tensor("xi", xi, min_ndim=1, floating=True)
-    check_tensor("patterns", patterns, ndim=2, floating=True)
-    if patterns.shape[-1] != xi.shape[-1]:
-        raise ValueError(f"patterns have d={patterns.shape[-1]} but xi has d={xi.shape[-1]}")
+    _check_patterns(patterns, xi)
     n_pat = patterns.shape[0]
     big_m = patterns.norm(dim=-1).max()
     lse = torch.logsumexp(beta * xi @ patterns.transpose(0, 1), dim=-1)  # (..., s)
@@ -219,11 +226,9 @@ def hopfield_update(xi: torch.Tensor, patterns: torch.Tensor, beta: float = 1.0)
     query $\xi$, keys = values = the stored patterns and scale $\beta$. Never increases the energy.
     ``xi`` (..., s, d), ``patterns`` (N, d) -> (..., s, d).
     """
-    beta = _check_step(beta, "beta")
+    beta = check_positive("beta", beta, integer=False)
     xi = check_tensor("xi", xi, min_ndim=1, floating=True)
-    check_tensor("patterns", patterns, ndim=2, floating=True)
-    if patterns.shape[-1] != xi.shape[-1]:
-        raise ValueError(f"patterns have d={patterns.shape[-1]} but xi has d={xi.shape[-1]}")
+    _check_patterns(patterns, xi)
     return torch.softmax(beta * xi @ patterns.transpose(0, 1), dim=-1) @ patterns  # (..., s, d)
 
 
@@ -239,7 +244,7 @@ class EnergyTransformer(nn.Module):
         super().__init__()
         check_positive("d", d)
         check_positive("n_layers", n_layers)
-        self.d, self.n_layers, self.step = d, n_layers, _check_step(step)
+        self.d, self.n_layers, self.step = d, n_layers, check_positive("step", step, integer=False)
         if w is None:
             w = torch.eye(d)
         _check_square("w", w, d)

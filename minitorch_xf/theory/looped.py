@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_positive, check_tensor
+from .._validate import check_callable, check_flag, check_float_dtype, check_positive, check_tensor
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = ["SubleqTransformer", "algoformer", "subleq_interpreter", "unroll"]
@@ -35,14 +35,22 @@ def unroll(
 ) -> torch.Tensor:
     r"""Iterates of $Y_0 = 0$, $Y_{t+1} = F(Y_t + P)$ (Yang et al., 2024, sec. 3), or $Y_0 = P$, $Y_{t+1} = F(Y_t)$.
 
-    Returns the stacked iterates $(Y_1, \dots, Y_T)$ of shape (T, *p.shape).
+    Returns the stacked iterates $(Y_1, \dots, Y_T)$ of shape (T, *p.shape); ``step`` must keep p's shape.
     """
+    check_callable("step", step)
     check_positive("n_loops", n_loops)
     check_tensor("p", p)
+    check_flag("input_injection", input_injection)
     y = torch.zeros_like(p) if input_injection else p
     iterates = []
-    for _ in range(n_loops):
+    for t in range(n_loops):
         y = step(y + p) if input_injection else step(y)
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"step returned {type(y).__name__} at loop {t}; it must return a tensor shaped like p")
+        if y.shape != p.shape:
+            raise ValueError(
+                f"step returned shape {tuple(y.shape)} at loop {t}; it must keep p's shape {tuple(p.shape)}"
+            )
         iterates.append(y)
     return torch.stack(iterates)  # (T, ...)
 
@@ -53,6 +61,8 @@ def algoformer(pre: Callable, loop: Callable, post: Callable, x: torch.Tensor, n
     ``pre`` preprocesses once (e.g. builds features), ``loop`` is applied ``n_loops`` = T times with shared
     weights (the iterative algorithm), ``post`` reads the answer out once.
     """
+    for name, fn in (("pre", pre), ("loop", loop), ("post", post)):
+        check_callable(name, fn)
     check_positive("n_loops", n_loops)
     h = pre(x)
     for _ in range(n_loops):
@@ -61,6 +71,9 @@ def algoformer(pre: Callable, loop: Callable, post: Callable, x: torch.Tensor, n
 
 
 def _check_program(memory: Sequence[int], program: Sequence[Sequence[int]]) -> tuple[list[int], list[tuple]]:
+    for name, seq in (("memory", memory), ("program", program)):
+        if not isinstance(seq, Sequence):
+            raise TypeError(f"{name} must be a sequence (e.g. a list), got {type(seq).__name__}")
     mem = list(memory)
     if not mem:
         raise ValueError("memory must hold at least one cell")
@@ -69,7 +82,11 @@ def _check_program(memory: Sequence[int], program: Sequence[Sequence[int]]) -> t
             raise TypeError(f"memory[{i}]={v!r} must be an int")
     instrs = []
     for i, ins in enumerate(program):
-        if len(ins) != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in ins):
+        if (
+            not isinstance(ins, Sequence)
+            or len(ins) != 3
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in ins)
+        ):
             raise ValueError(f"program[{i}]={ins!r} must be a triple of ints (a, b, c)")
         a, b, c = ins
         for name, v in (("a", a), ("b", b)):
@@ -87,9 +104,11 @@ def subleq_interpreter(
     """Run SUBLEQ for ``n_steps`` steps in plain Python; return (memory, pc) after every step.
 
     ``mem[b] -= mem[a]; pc = c if mem[b] <= 0 else pc + 1``; a pc outside [0, P) halts (reported as P) and
-    further steps change nothing. With ``bound``, a value leaving [-bound, bound] raises OverflowError.
+    further steps change nothing. With ``bound`` (an int > 0), a value leaving [-bound, bound] raises OverflowError.
     """
     check_positive("n_steps", n_steps)
+    if bound is not None:
+        check_positive("bound", bound)
     mem, instrs = _check_program(memory, program)
     halt = len(instrs)
     pc, states = 0, []
@@ -180,7 +199,10 @@ class SubleqTransformer:
         n_memory: N memory cells; the machine adds a zero cell Z = N and a halt instruction (Z, Z, P) at P.
         n_instructions: P program slots.
         bound: the largest |value| the MLP handles exactly.
-        beta: inverse temperature of the hard reads.
+        beta: inverse temperature of the hard reads, a finite number > 0. A read is off by about
+            $L \cdot \mathrm{bound} \cdot e^{-\beta}$, so keep $\beta \gg \log(L \cdot \mathrm{bound})$ (the default
+            100 is far above it for any machine that fits in memory).
+        dtype: a floating dtype; float64 keeps the memory values exact.
     """
 
     def __init__(
@@ -195,6 +217,7 @@ class SubleqTransformer:
         check_positive("n_instructions", n_instructions)
         check_positive("bound", bound)
         check_positive("beta", beta, integer=False)
+        check_float_dtype("dtype", dtype)
         self.n_memory, self.n_instructions, self.bound, self.beta, self.dtype = (
             n_memory,
             n_instructions,
@@ -277,11 +300,16 @@ class SubleqTransformer:
         w1, b1, w2 = weights
         return torch.relu(x @ w1 + b1) @ w2  # (L, H) then (L, D)
 
-    def step(self, x: torch.Tensor) -> torch.Tensor:
-        """One loop = one SUBLEQ instruction: fetch block, then read/execute block. x: (L, D) -> (L, D)."""
+    def _check_state(self, x: torch.Tensor) -> None:
         check_tensor("x", x, ndim=2, floating=True)
         if x.shape != (self.layout.n, self.layout.width):
             raise ValueError(f"x has shape {tuple(x.shape)}; expected (L, D) = {(self.layout.n, self.layout.width)}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"x has dtype {x.dtype} but the machine's weights are {self.dtype}: use x.to({self.dtype})")
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        """One loop = one SUBLEQ instruction: fetch block, then read/execute block. x: (L, D) -> (L, D)."""
+        self._check_state(x)
         x = x + self.attention(x, self.fetch)  # block 1 (its MLP is the zero map)
         x = x + self.attention(x, self.execute_attn)  # block 2: read mem[a], mem[b]
         return x + self.mlp(x, self.execute_mlp)  # block 2: write, branch, clean up
@@ -310,6 +338,7 @@ class SubleqTransformer:
 
     def decode(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         """(memory (N,) as floats, pc) from a state X (L, D); a halted machine has pc = P."""
+        self._check_state(x)
         lay = self.layout
         pc = int(x[0, lay.pc].argmax())
         return x[: self.n_memory, lay.mem], (pc if pc < self.n_instructions else self.halt)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_positive, check_tensor
+from .._validate import check_callable, check_float_dtype, check_like, check_positive, check_tensor
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
@@ -52,28 +52,15 @@ VectorField = Callable[[torch.Tensor], torch.Tensor]
 Flow = Callable[[torch.Tensor, float], torch.Tensor]
 
 
-def _check_gamma(gamma, name: str = "gamma") -> float:
-    """A step size is a positive real number (an int or a float, not a bool or a tensor)."""
-    check_positive(name, gamma, integer=False)
-    if not math.isfinite(gamma):
-        raise ValueError(f"{name}={gamma!r} must be finite")
-    return float(gamma)
-
-
-def _check_callable(name: str, fn) -> None:
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-
-
 def euler_flow(field: VectorField) -> Flow:
     r"""One explicit Euler step as an approximate flow: $\Phi_\gamma(x) \approx x + \gamma f(x)$.
 
     Euler (1768); local error $O(\gamma^2)$. This is exactly a residual sub-layer $x + \gamma f(x)$.
     """
-    _check_callable("field", field)
+    check_callable("field", field)
 
     def flow(x: torch.Tensor, gamma: float) -> torch.Tensor:
-        gamma = _check_gamma(gamma)
+        gamma = float(check_positive("gamma", gamma, integer=False))
         return x + gamma * field(x)
 
     flow.__name__ = f"euler_flow({getattr(field, '__name__', 'field')})"
@@ -86,11 +73,11 @@ def rk4_flow(field: VectorField, n_substeps: int = 32) -> Flow:
     RK4 (Kutta, 1901): $x \leftarrow x + \tfrac{h}{6}(k_1 + 2k_2 + 2k_3 + k_4)$ with $k_1 = f(x)$,
     $k_2 = f(x + \tfrac h2 k_1)$, $k_3 = f(x + \tfrac h2 k_2)$, $k_4 = f(x + h k_3)$; error $O(\gamma^5/N^4)$.
     """
-    _check_callable("field", field)
+    check_callable("field", field)
     check_positive("n_substeps", n_substeps)
 
     def flow(x: torch.Tensor, gamma: float) -> torch.Tensor:
-        gamma = _check_gamma(gamma)
+        gamma = float(check_positive("gamma", gamma, integer=False))
         h = gamma / n_substeps
         for _ in range(n_substeps):
             k1 = field(x)
@@ -110,9 +97,10 @@ def lie_trotter_step(x: torch.Tensor, gamma: float, flow_f: Flow, flow_g: Flow) 
     Local error $O(\gamma^2)$ for exact sub-flows, from the commutator $\tfrac{\gamma^2}{2}[F, G]$.
     With Euler sub-flows it is the transformer layer: attention step, then FFN step.
     """
-    gamma = _check_gamma(gamma)
-    _check_callable("flow_f", flow_f)
-    _check_callable("flow_g", flow_g)
+    check_tensor("x", x, min_ndim=1, floating=True)
+    gamma = float(check_positive("gamma", gamma, integer=False))
+    check_callable("flow_f", flow_f)
+    check_callable("flow_g", flow_g)
     return flow_g(flow_f(x, gamma), gamma)
 
 
@@ -122,9 +110,10 @@ def strang_step(x: torch.Tensor, gamma: float, flow_f: Flow, flow_g: Flow) -> to
     Local error $O(\gamma^3)$ for exact sub-flows: the symmetric composition cancels the $\gamma^2$ commutator.
     With Euler sub-flows it is the Macaron layer: half-step FFN, attention, half-step FFN.
     """
-    gamma = _check_gamma(gamma)
-    _check_callable("flow_f", flow_f)
-    _check_callable("flow_g", flow_g)
+    check_tensor("x", x, min_ndim=1, floating=True)
+    gamma = float(check_positive("gamma", gamma, integer=False))
+    check_callable("flow_f", flow_f)
+    check_callable("flow_g", flow_g)
     return flow_g(flow_f(flow_g(x, gamma / 2), gamma), gamma / 2)
 
 
@@ -133,8 +122,9 @@ def integrate(step, x0: torch.Tensor, gamma: float, n_steps: int, flow_f: Flow, 
 
     The stacked trajectory has shape (n_steps + 1, *x0.shape): layer k of a deep network is step k.
     """
+    check_callable("step", step)
     check_tensor("x0", x0, min_ndim=1, floating=True)
-    gamma = _check_gamma(gamma)
+    gamma = float(check_positive("gamma", gamma, integer=False))
     check_positive("n_steps", n_steps)
     xs = [x0]
     for _ in range(n_steps):
@@ -147,15 +137,22 @@ def local_errors(
 ) -> torch.Tensor:
     r"""Local (one-step) errors $e(\gamma) = \lVert S_\gamma(x_0) - \Phi^{F+G}_\gamma(x_0) \rVert_F$ for each $\gamma$.
 
-    ``reference`` is an accurate flow of the full field $F + G$ (e.g. :func:`rk4_flow`). Returns a (g,) tensor.
+    ``reference`` is an accurate flow of the full field $F + G$ (e.g. :func:`rk4_flow`). ``gammas`` is a sequence
+    of step sizes or a 1-D tensor. Returns a (g,) tensor.
     """
+    check_callable("step", step)
     check_tensor("x0", x0, min_ndim=1, floating=True)
-    _check_callable("reference", reference)
+    check_callable("reference", reference)
+    if isinstance(gammas, torch.Tensor):
+        check_tensor("gammas", gammas, ndim=1, floating=True)
+        gammas = gammas.tolist()
+    if not isinstance(gammas, Sequence):
+        raise TypeError(f"gammas must be a sequence of step sizes or a 1-D tensor, got {type(gammas).__name__}")
     if len(gammas) == 0:
         raise ValueError("gammas must hold at least one step size, got an empty sequence")
     errs = []
-    for gamma in gammas:
-        gamma = _check_gamma(gamma, "each gamma in gammas")
+    for i, gamma in enumerate(gammas):
+        gamma = float(check_positive(f"gammas[{i}]", gamma, integer=False))
         diff = step(x0, gamma, flow_f, flow_g) - reference(x0, gamma)
         errs.append(torch.linalg.vector_norm(diff))
     return torch.stack(errs)  # (g,)
@@ -164,10 +161,14 @@ def local_errors(
 def fit_loglog_slope(gammas, errors) -> float:
     r"""Least-squares slope $p$ of $\log e = p \log \gamma + c$: the observed order of the local error.
 
-    A scheme with local error $C\gamma^{p}$ gives slope $p$ (e.g. 2 for Lie--Trotter, 3 for Strang).
+    A scheme with local error $C\gamma^{p}$ gives slope $p$ (e.g. 2 for Lie--Trotter, 3 for Strang). ``gammas``
+    and ``errors`` are sequences of numbers or tensors, with at least two distinct gammas.
     """
-    g = torch.as_tensor(gammas, dtype=torch.float64).flatten()  # (g,)
-    e = torch.as_tensor(errors, dtype=torch.float64).flatten()  # (g,)
+    try:
+        g = torch.as_tensor(gammas, dtype=torch.float64).flatten()  # (g,)
+        e = torch.as_tensor(errors, dtype=torch.float64).flatten()  # (g,)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"gammas and errors must be sequences of numbers or tensors ({err})") from None
     if g.numel() != e.numel():
         raise ValueError(f"gammas has {g.numel()} entries but errors has {e.numel()}")
     if g.numel() < 2:
@@ -178,6 +179,8 @@ def fit_loglog_slope(gammas, errors) -> float:
         )
     lx, ly = g.log(), e.log()
     lx_c = lx - lx.mean()
+    if not (lx_c != 0).any():
+        raise ValueError(f"gammas must hold at least 2 distinct values to fit a slope, got gammas={g.tolist()}")
     return float((lx_c * (ly - ly.mean())).sum() / (lx_c**2).sum())
 
 
@@ -197,6 +200,17 @@ class ParticleSystem:
     b_1: torch.Tensor  # (k,)
     w_2: torch.Tensor  # (k, d)
 
+    def __post_init__(self):
+        check_tensor("w_q", self.w_q, ndim=2, floating=True)
+        check_tensor("w_1", self.w_1, ndim=2, floating=True)
+        d, k = self.w_q.shape[0], self.w_1.shape[1]
+        shapes = {"w_q": (d, d), "w_k": (d, d), "w_v": (d, d), "w_1": (d, k), "b_1": (k,), "w_2": (k, d)}
+        for name, shape in shapes.items():
+            w = check_tensor(name, getattr(self, name), floating=True)
+            if tuple(w.shape) != shape:
+                raise ValueError(f"{name} has shape {tuple(w.shape)}; expected {shape} (d={d}, hidden k={k})")
+            check_like(name, w, "w_q", self.w_q)
+
     @property
     def d(self) -> int:
         return self.w_q.shape[0]
@@ -205,6 +219,7 @@ class ParticleSystem:
         check_tensor("x", x, min_ndim=2, floating=True)
         if x.shape[-1] != self.d:
             raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be the particle dim d={self.d}")
+        check_like("x", x, "w_q", self.w_q)
 
     def interaction(self, x: torch.Tensor) -> torch.Tensor:
         r"""$F(x)$: the attention pull on every particle, (..., n, d) -> (..., n, d)."""
@@ -230,7 +245,9 @@ def random_particle_system(
     """
     check_positive("d", d)
     check_positive("hidden", hidden)
-    scale = _check_gamma(scale, "scale")
+    scale = check_positive("scale", scale, integer=False)
+    check_positive("seed", seed, allow_zero=True)
+    check_float_dtype("dtype", dtype)
     gen = torch.Generator().manual_seed(seed)
 
     def w(rows: int, cols: int) -> torch.Tensor:
