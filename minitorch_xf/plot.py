@@ -8,6 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ._validate import check_positive, check_tensor
+from .train import History
+
 __all__ = ["attention_map", "learning_curve", "use_style"]
 
 
@@ -27,10 +30,20 @@ def use_style() -> None:
 
 
 def learning_curve(history, metric: str | None = None, ax=None, smooth: int = 20, label: str | None = None):
-    """Training loss per step (smoothed by a running mean), and one evaluation metric on a twin axis."""
+    """Training loss per step, smoothed by a running mean, and one evaluation metric on a twin axis.
+
+    ``smooth`` (an int >= 1) is the window of the running mean, capped at the number of recorded steps.
+    """
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a History (what train returns), got {type(history).__name__}")
+    if not history.loss:
+        raise ValueError("history has no loss values to plot (was it trained for 0 steps?)")
+    check_positive("smooth", smooth)
+    if metric is not None:
+        history.metric(metric)  # raises KeyError naming the metric before anything is drawn
     ax = ax or plt.subplots()[1]
     loss = np.asarray(history.loss)
-    k = max(1, min(smooth, len(loss)))
+    k = min(smooth, len(loss))
     smoothed = np.convolve(loss, np.ones(k) / k, mode="valid")
     ax.plot(np.asarray(history.steps)[k - 1 :], smoothed, label=label or "training loss")
     ax.set_yscale("log")
@@ -52,10 +65,16 @@ def attention_map(
     ax=None,
     title: str | None = None,
 ):
-    """Heat map of one (s, t) attention matrix; rows are queries, columns keys."""
+    """Heat map of one (s, t) attention matrix; rows are queries, columns keys (one label per row / column)."""
+    check_tensor("weights", weights)
+    if weights.dim() != 2:
+        raise ValueError(f"attention_map wants one (s, t) matrix, got shape {tuple(weights.shape)}")
+    if weights.numel() == 0:
+        raise ValueError(f"weights has shape {tuple(weights.shape)}: nothing to draw")
+    for name, labels, n in (("queries", queries, weights.shape[0]), ("keys", keys, weights.shape[1])):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"{name} has {len(labels)} labels but weights has shape {tuple(weights.shape)}: need {n}")
     w = weights.detach().cpu().float().numpy()
-    if w.ndim != 2:
-        raise ValueError(f"attention_map wants one (s, t) matrix, got shape {w.shape}")
     ax = ax or plt.subplots(figsize=(4, 4))[1]
     ax.imshow(w, cmap="viridis", vmin=0, vmax=max(1e-12, float(w.max())))
     ax.grid(False)

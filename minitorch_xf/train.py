@@ -8,7 +8,7 @@ evaluation has not improved for ``patience`` evaluations. With a fixed seed it i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import runtime
-from ._validate import check_positive
+from ._validate import check_callable, check_flag, check_positive
 
 __all__ = ["History", "cross_entropy_loss", "train"]
 
@@ -44,8 +44,13 @@ class History:
 
 def cross_entropy_loss(model: nn.Module, batch, ignore_index: int = -100) -> torch.Tensor:
     """Token-level cross-entropy for ``batch = (inputs (b, n), targets (b, n))``; targets -100 are ignored."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise TypeError(f"batch must be a pair (inputs, targets), got {type(batch).__name__}")
     x, y = batch
     logits = model(x)  # (b, n, V)
+    if not isinstance(y, torch.Tensor) or tuple(y.shape) != tuple(logits.shape[:-1]):
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"targets has shape {shape}; expected {tuple(logits.shape[:-1])}, one per input token")
     return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=ignore_index)
 
 
@@ -73,13 +78,29 @@ def train(
         eval_fn: ``eval_fn(model)`` -> dict of metrics, run under ``torch.no_grad`` in eval mode.
         stop_when: stop as soon as it returns True on the latest metrics (e.g. accuracy reached).
         patience: stop after this many evaluations without a new minimum of ``metrics[monitor]``.
-        warmup: linear learning-rate warm-up steps, then cosine decay to 0.1 lr.
+        lr: peak learning rate, finite and > 0.  weight_decay: AdamW's, finite and >= 0.
+        warmup: linear learning-rate warm-up steps (an int >= 0; longer than ``steps`` means the rate rises the
+            whole run), then cosine decay to 0.1 lr.
+        grad_clip: clip the gradient norm to this finite value > 0; ``None`` for no clipping (0 would never
+            learn, a negative value would climb the loss).
         progress: show a tqdm bar; default: on, except under CI.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_callable("batches", batches)
     check_positive("steps", steps)
+    check_callable("loss_fn", loss_fn)
+    for name, fn in (("eval_fn", eval_fn), ("stop_when", stop_when)):
+        if fn is not None:
+            check_callable(name, fn)
     check_positive("eval_every", eval_every)
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr={lr!r} must be a positive finite number")
+    check_positive("lr", lr, integer=False)
+    check_positive("weight_decay", weight_decay, integer=False, allow_zero=True)
+    check_positive("warmup", warmup, allow_zero=True)
+    if grad_clip is not None:
+        check_positive("grad_clip", grad_clip, integer=False)
+    if progress is not None:
+        check_flag("progress", progress)
     if patience is not None:
         check_positive("patience", patience)
     if eval_fn is None and (stop_when is not None or patience is not None):
@@ -104,6 +125,10 @@ def train(
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         loss = loss_fn(model, batches(step))
+        if not isinstance(loss, torch.Tensor):
+            raise TypeError(f"loss_fn returned {type(loss).__name__}; it must return a scalar tensor")
+        if loss.numel() != 1:
+            raise ValueError(f"loss_fn returned a tensor of shape {tuple(loss.shape)}; it must return a scalar")
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr={lr} or check the data")
         opt.zero_grad(set_to_none=True)
@@ -117,7 +142,12 @@ def train(
         if eval_fn is not None and ((step + 1) % eval_every == 0 or last_step):
             model.eval()
             with torch.no_grad():
-                metrics = dict(eval_fn(model))
+                metrics = eval_fn(model)
+            if not isinstance(metrics, Mapping):
+                raise TypeError(f"eval_fn returned {type(metrics).__name__}; it must return a dict of metrics")
+            metrics = dict(metrics)
+            if patience is not None and monitor not in metrics:
+                raise KeyError(f"monitor={monitor!r} is not among the metrics eval_fn returned: {sorted(metrics)}")
             model.train()
             history.evals.append((step + 1, metrics))
             bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if isinstance(v, (int, float))})

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_choice, check_positive
+from .._validate import check_choice, check_generator, check_positive, check_tensor
 
 __all__ = ["DigitTask"]
 
@@ -52,11 +52,17 @@ class DigitTask:
 
     def answer(self, digits: torch.Tensor) -> torch.Tensor:
         """The target digits (b, n) for inputs (b, n)."""
+        check_tensor("digits", digits, ndim=2)
+        if digits.is_floating_point() or digits.is_complex() or digits.dtype == torch.bool:
+            raise TypeError(f"digits must be an integer tensor, got dtype={digits.dtype}")
+        if digits.shape[1] != self.n:
+            raise ValueError(f"digits has shape {tuple(digits.shape)}; expected (b, n) with n={self.n}")
         return digits.sort(dim=-1).values if self.kind == "sort" else digits.flip(-1)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None):
         """A batch for next-token training: inputs (b, 2n) and targets (b, 2n), -100 where not scored."""
         check_positive("batch_size", batch_size)
+        check_generator("generator", generator)
         g = self.generator if generator is None else generator
         digits = torch.randint(0, self.base, (batch_size, self.n), generator=g)  # (b, n)
         sep = torch.full((batch_size, 1), self.sep)
@@ -68,6 +74,7 @@ class DigitTask:
     def prompts(self, batch_size: int, generator: torch.Generator | None = None):
         """Prompts ``x SEP`` (b, n+1) and the expected answers (b, n) for greedy-decoding evaluation."""
         check_positive("batch_size", batch_size)
+        check_generator("generator", generator)
         g = self.generator if generator is None else generator
         digits = torch.randint(0, self.base, (batch_size, self.n), generator=g)
         prompt = torch.cat([digits, torch.full((batch_size, 1), self.sep)], dim=1)
@@ -75,9 +82,17 @@ class DigitTask:
 
     @torch.no_grad()
     def accuracy(self, model, batch_size: int = 512, seed: int = 1234) -> dict:
-        """Greedy-decoding accuracy on fresh examples: per digit and per whole sequence."""
+        """Greedy-decoding accuracy on fresh examples: per digit and per whole sequence.
+
+        ``model`` is a :class:`~minitorch_xf.nn.Decoder` (any module with ``generate(prompt, n_new)``) whose
+        vocabulary holds the task's ``vocab_size`` tokens.
+        """
+        if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "generate", None)):
+            kind = type(model).__name__
+            raise TypeError(f"model must be an nn.Module with a generate(prompt, n_new) method (a Decoder), got {kind}")
+        check_positive("seed", seed, allow_zero=True)
         prompt, answer = self.prompts(batch_size, torch.Generator().manual_seed(seed))
-        device = next(model.parameters()).device
+        device = next(model.parameters(), torch.empty(0)).device
         out = model.generate(prompt.to(device), self.n)[:, self.n + 1 :].cpu()  # (b, n)
         correct = out == answer
         return {"token_acc": correct.float().mean().item(), "seq_acc": correct.all(-1).float().mean().item()}

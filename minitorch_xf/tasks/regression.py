@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_positive, check_tensor
+from .._validate import check_generator, check_like, check_positive, check_same_device, check_tensor
 
 __all__ = ["LinearRegressionTask", "interleave", "least_squares_predictions"]
 
@@ -28,8 +28,9 @@ class LinearRegressionTask:
     Args:
         d: input dimension of x.
         n_points: examples per prompt (the last one plays the query when we score "error at k = n_points - 1").
-        noise_std: standard deviation of the label noise (0 = noiseless, as in Garg et al.'s main setting).
-        seed: seed of the task's own generator.
+        noise_std: standard deviation of the label noise, finite and >= 0 (0 = noiseless, as in Garg et al.'s
+            main setting).
+        seed: seed of the task's own generator, an int >= 0.
     """
 
     d: int = 5
@@ -41,6 +42,7 @@ class LinearRegressionTask:
         check_positive("d", self.d)
         check_positive("n_points", self.n_points)
         check_positive("noise_std", self.noise_std, integer=False, allow_zero=True)
+        check_positive("seed", self.seed, allow_zero=True)
         self.generator = torch.Generator().manual_seed(self.seed)
 
     @property
@@ -50,6 +52,7 @@ class LinearRegressionTask:
     def sample_xyw(self, batch_size: int, generator: torch.Generator | None = None):
         r"""$x \sim \mathcal N(0, I)$ (b, n, d), $w \sim \mathcal N(0, I)$ (b, d), $y = x w (+\varepsilon)$ (b, n)."""
         check_positive("batch_size", batch_size)
+        check_generator("generator", generator)
         g = self.generator if generator is None else generator
         x = torch.randn(batch_size, self.n_points, self.d, generator=g)  # (b, n, d)
         w = torch.randn(batch_size, self.d, generator=g)  # (b, d)
@@ -64,15 +67,22 @@ class LinearRegressionTask:
         return interleave(x, y), y
 
 
-def interleave(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    r"""The prompt $x_1, \tilde y_1, \dots, x_n, \tilde y_n$ with $\tilde y_i = (y_i, 0, \dots, 0)$ (Garg et al., 2022).
-
-    x: (b, n, d), y: (b, n) -> (b, 2n, d).
-    """
+def _check_xy(x: torch.Tensor, y: torch.Tensor) -> None:
     check_tensor("x", x, ndim=3, floating=True)
     check_tensor("y", y, ndim=2, floating=True)
     if y.shape != x.shape[:2]:
         raise ValueError(f"y has shape {tuple(y.shape)}; expected (b, n) = {tuple(x.shape[:2])}")
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"x has shape {tuple(x.shape)}; it needs n >= 1 points of dimension d >= 1")
+
+
+def interleave(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""The prompt $x_1, \tilde y_1, \dots, x_n, \tilde y_n$ with $\tilde y_i = (y_i, 0, \dots, 0)$ (Garg et al., 2022).
+
+    x: (b, n, d), y: (b, n) -> (b, 2n, d) in x's dtype (y is cast to it).
+    """
+    _check_xy(x, y)
+    check_same_device(x=x, y=y)
     b, n, d = x.shape
     y_vec = torch.zeros_like(x)  # (b, n, d)
     y_vec[..., 0] = y
@@ -83,12 +93,11 @@ def least_squares_predictions(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""The minimum-norm least-squares prediction $\hat y_i = x_i^\top X_{<i}^{+} y_{<i}$ for every position.
 
     The optimal estimator for noiseless Gaussian $w$ once $i - 1 \ge d$ (then it is exact); the baseline of
-    Garg et al. (2022, fig. 2). x: (b, n, d), y: (b, n) -> (b, n); position 0 (no examples) predicts 0.
+    Garg et al. (2022, fig. 2). x: (b, n, d), y: (b, n) of one dtype -> (b, n); position 0 (no examples)
+    predicts 0.
     """
-    check_tensor("x", x, ndim=3, floating=True)
-    check_tensor("y", y, ndim=2, floating=True)
-    if y.shape != x.shape[:2]:
-        raise ValueError(f"y has shape {tuple(y.shape)}; expected (b, n) = {tuple(x.shape[:2])}")
+    _check_xy(x, y)
+    check_like("y", y, "x", x)
     preds = [torch.zeros_like(y[:, 0])]
     for i in range(1, x.shape[1]):
         w_hat = torch.linalg.pinv(x[:, :i]) @ y[:, :i, None]  # (b, d, 1)

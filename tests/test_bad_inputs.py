@@ -1,0 +1,167 @@
+"""``minitorch_xf.train`` and ``minitorch_xf.plot`` called as a careless user would.
+
+Each entry of ``BAD`` is a bad call that must raise up front with a message naming the bad argument (the
+``match`` pattern); each entry of ``HANDLED`` is an odd but valid call whose documented answer we check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+matplotlib.use("Agg")  # headless backend, chosen before plot imports pyplot
+
+from minitorch_xf import plot
+from minitorch_xf.train import History, cross_entropy_loss, train
+
+NAN, INF = math.nan, math.inf
+
+
+class Bad(NamedTuple):
+    id: str
+    call: Callable[[], object]
+    exc: type[Exception]
+    match: str
+
+
+class Handled(NamedTuple):
+    id: str
+    call: Callable[[], object]
+    check: Callable[[object], None]
+
+
+def r(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+XB, YB = r(16, 2), r(16, 1, seed=1)
+
+
+def model():
+    torch.manual_seed(0)
+    return nn.Linear(2, 1)
+
+
+def mse(m, batch):
+    x, y = batch
+    return ((m(x) - y) ** 2).mean()
+
+
+def fit(m=None, batches=None, steps=3, **kw):
+    kw.setdefault("loss_fn", mse)
+    kw.setdefault("progress", False)
+    return train(model() if m is None else m, (lambda step: (XB, YB)) if batches is None else batches, steps, **kw)
+
+
+def loss_at(m):
+    return {"loss": float(mse(m, (XB, YB)))}
+
+
+def history(n_steps=5, evals=True):
+    h = History(steps=list(range(n_steps)), loss=[1.0 / (i + 1) for i in range(n_steps)])
+    if evals:
+        h.evals = [(n_steps, {"acc": 0.5})]
+    return h
+
+
+class TokenModel(nn.Module):
+    def forward(self, x):
+        return torch.zeros(*x.shape, 7, requires_grad=True)
+
+
+BAD = [
+    # ---- train
+    Bad("train steps=0", lambda: fit(steps=0), ValueError, r"steps=0"),
+    Bad("train steps float", lambda: fit(steps=2.0), TypeError, r"steps must be an int"),
+    Bad("train lr=0", lambda: fit(lr=0), ValueError, r"lr=0"),
+    Bad("train lr nan", lambda: fit(lr=NAN), ValueError, r"lr=nan"),
+    Bad("train lr inf", lambda: fit(lr=INF), ValueError, r"lr=inf"),
+    Bad("train lr bool", lambda: fit(lr=True), TypeError, r"lr must be a real number"),
+    Bad("train grad_clip<0", lambda: fit(grad_clip=-1.0), ValueError, r"grad_clip=-1.0"),
+    Bad("train grad_clip=0", lambda: fit(grad_clip=0), ValueError, r"grad_clip=0"),
+    Bad("train grad_clip nan", lambda: fit(grad_clip=NAN), ValueError, r"grad_clip=nan"),
+    Bad("train grad_clip bool", lambda: fit(grad_clip=True), TypeError, r"grad_clip must be"),
+    Bad("train weight_decay<0", lambda: fit(weight_decay=-0.1), ValueError, r"weight_decay"),
+    Bad("train weight_decay nan", lambda: fit(weight_decay=NAN), ValueError, r"weight_decay"),
+    Bad("train warmup<0", lambda: fit(warmup=-5), ValueError, r"warmup=-5"),
+    Bad("train warmup float", lambda: fit(warmup=2.5), TypeError, r"warmup must be an int"),
+    Bad("train eval_every=0", lambda: fit(eval_every=0), ValueError, r"eval_every=0"),
+    Bad("train patience=0", lambda: fit(eval_fn=loss_at, patience=0), ValueError, r"patience=0"),
+    Bad("train patience without eval_fn", lambda: fit(patience=2), ValueError, r"patience=2 needs eval_fn"),
+    Bad("train stop_when without eval_fn", lambda: fit(stop_when=lambda m: True), ValueError, r"stop_when needs"),
+    Bad("train batches list", lambda: fit(batches=[(XB, YB)]), TypeError, r"batches must be callable"),
+    Bad("train loss_fn int", lambda: fit(loss_fn=5), TypeError, r"loss_fn must be callable"),
+    Bad("train eval_fn int", lambda: fit(eval_fn=5), TypeError, r"eval_fn must be callable"),
+    Bad("train stop_when int", lambda: fit(eval_fn=loss_at, stop_when=5), TypeError, r"stop_when must be callable"),
+    Bad("train model str", lambda: fit(m="model"), TypeError, r"model must be an nn.Module"),
+    Bad("train frozen", lambda: fit(m=model().requires_grad_(False)), ValueError, r"model has no trainable"),
+    Bad("train loss not scalar", lambda: fit(loss_fn=lambda m, b: m(b[0]) - b[1]), ValueError, r"loss_fn returned"),
+    Bad("train loss float", lambda: fit(loss_fn=lambda m, b: 1.0), TypeError, r"loss_fn returned float"),
+    Bad(
+        "train monitor missing",
+        lambda: fit(eval_fn=loss_at, patience=2, monitor="acc", eval_every=1),
+        KeyError,
+        r"monitor='acc'",
+    ),
+    Bad("train eval_fn list", lambda: fit(eval_fn=lambda m: [1.0], eval_every=1), TypeError, r"eval_fn returned list"),
+    Bad("train diverges", lambda: fit(loss_fn=lambda m, b: mse(m, b) * NAN), FloatingPointError, r"loss became nan"),
+    Bad("cross_entropy batch tensor", lambda: cross_entropy_loss(TokenModel(), XB), TypeError, r"batch must be a pair"),
+    Bad(
+        "cross_entropy target shape",
+        lambda: cross_entropy_loss(TokenModel(), (torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4).long())),
+        ValueError,
+        r"targets has shape \(2, 4\)",
+    ),
+    Bad("History metric missing", lambda: history().metric("loss"), KeyError, r"metric 'loss' was not recorded"),
+    # ---- plot
+    Bad("learning_curve empty", lambda: plot.learning_curve(History()), ValueError, r"history has no loss"),
+    Bad("learning_curve str", lambda: plot.learning_curve("h"), TypeError, r"history must be a History"),
+    Bad("learning_curve smooth float", lambda: plot.learning_curve(history(), smooth=2.5), TypeError, r"smooth must"),
+    Bad("learning_curve smooth=0", lambda: plot.learning_curve(history(), smooth=0), ValueError, r"smooth=0"),
+    Bad("learning_curve metric", lambda: plot.learning_curve(history(), metric="bleu"), KeyError, r"metric 'bleu'"),
+    Bad("attention_map 3-D", lambda: plot.attention_map(r(3, 3, 3)), ValueError, r"\(s, t\) matrix"),
+    Bad("attention_map str", lambda: plot.attention_map("w"), TypeError, r"weights must be a torch.Tensor"),
+    Bad("attention_map queries", lambda: plot.attention_map(r(3, 4), queries=["a", "b"]), ValueError, r"queries"),
+    Bad("attention_map keys", lambda: plot.attention_map(r(3, 4), keys=["a"]), ValueError, r"keys has 1"),
+    Bad("attention_map empty", lambda: plot.attention_map(r(0, 4)), ValueError, r"weights has shape \(0, 4\)"),
+]
+
+
+def _grad_clip_none_learns(h):
+    assert h.loss[-1] < h.loss[0], f"loss went from {h.loss[0]} to {h.loss[-1]}"
+
+
+def _plotted(ax):
+    assert len(ax.lines) == 1
+
+
+HANDLED = [
+    # grad_clip=None means no clipping (documented), and training still goes downhill
+    Handled("train grad_clip None", lambda: fit(grad_clip=None, steps=20, lr=0.05), _grad_clip_none_learns),
+    # a warm-up longer than the run ramps the rate up the whole time
+    Handled("train warmup > steps", lambda: fit(warmup=100, steps=20, lr=0.5), _grad_clip_none_learns),
+    # a single recorded step plots one point (no smoothing window larger than the history)
+    Handled("learning_curve one step", lambda: plot.learning_curve(history(1, evals=False)), _plotted),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c.id for c in BAD])
+def test_bad_call_raises_naming_the_argument(case):
+    with pytest.raises(case.exc, match=case.match):
+        case.call()
+
+
+@pytest.mark.parametrize("case", HANDLED, ids=[c.id for c in HANDLED])
+def test_odd_but_valid_call_is_handled(case):
+    case.check(case.call())
+
+
+def test_ids_are_unique():
+    names = [c.id for c in BAD + HANDLED]
+    assert len(names) == len(set(names))
