@@ -10,7 +10,7 @@ from .attention import (
 )
 from .blocks import MacaronBlock, TransformerBlock, make_norm
 from .ffn import FeedForward
-from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, count_parameters
+from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, TransformerStack, count_parameters
 from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
 
@@ -28,6 +28,7 @@ __all__ = [
     "RotaryEmbedding",
     "SinusoidalPositionalEncoding",
     "TransformerBlock",
+    "TransformerStack",
     "causal_mask",
     "chunked_attention",
     "count_parameters",
