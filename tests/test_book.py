@@ -193,3 +193,226 @@ def test_chapter_sections_are_numbered_in_order():
         numbered = [s for s in sections if not s.startswith("Exercises")]
         expected = [f"{chapter}.{k}" for k in range(1, len(numbered) + 1)]
         assert [s.split(" ")[0] for s in numbered] == expected, f"{page.name}: sections {numbered}, want {expected}"
+
+
+# --- The book's Sphinx extension (book/_ext/xfbook), on a small project of its own -------------------------------
+
+BASEURL = "https://example.org/published/"
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _json(path: Path, data: dict) -> None:
+    import json
+
+    _write(path, json.dumps(data))
+
+
+def _mini_book(root: Path) -> None:
+    _write(
+        root / "conf.py",
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
+        "extensions = ['myst_parser', 'sphinx_proof', 'sphinxcontrib.bibtex', 'xfbook']\n"
+        "myst_enable_extensions = ['dollarmath', 'amsmath']\n"
+        f"html_baseurl = {BASEURL!r}\n"
+        "bibtex_bibfiles = ['refs.bib']\nbibtex_reference_style = 'author_year'\n"
+        "bibtex_default_style = 'xf_author_year'\n"
+        "prf_realtyp_to_countertyp = {'definition': 'theorem', 'proposition': 'theorem'}\n"
+        "exclude_patterns = ['_build', 'records']\n"
+        "xfbook_record_dirs = ['records/*']\n",
+    )
+    _write(
+        root / "refs.bib",
+        "@article{lu2019, author = {Lu, Yiping and Li, Zhuohan and He, Di}, title = {A}, journal = {J}, year = 2019}\n"
+        "@article{two2020, author = {Zhang, Biao and R{\\'e}, Chris}, title = {B}, journal = {J}, year = 2020}\n",
+    )
+    _write(
+        root / "index.md",
+        "# Mini\n\n```{toctree}\nbook/ch07-a\nbook/ch09-b\nnotebooks/ch09-b\nrepro\ntimes\n```\n",
+    )
+    statement = "```{{prf:{kind}}} {title}\n:label: {label}\n\nText $x$.\n```\n\n"
+    _write(
+        root / "book/ch07-a.md",
+        "# 7. A\n\n## 7.1 S\n\n" + statement.format(kind="theorem", title="T", label="thm-a"),
+    )
+    _write(
+        root / "book/ch09-b.md",
+        "# 9. B\n\n## 9.1 First\n\n"
+        + statement.format(kind="definition", title="D", label="def-b")
+        + statement.format(kind="theorem", title="T", label="thm-b")
+        + statement.format(kind="proposition", title="P", label="prop-b")
+        + "See {prf:ref}`thm-a`, {cite:t}`lu2019` and {cite:p}`two2020`.\n\n"
+        "```{bibliography}\n```\n",
+    )
+    _write(
+        root / "notebooks/ch09-b.md",
+        "# Notebook 9\n\n"
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.example/x)\n\n"
+        f"Read [chapter 9]({BASEURL}book/ch09-b.html#first) and [the front page]({BASEURL}).\n",
+    )
+    _write(root / "repro.md", "# Reproductions\n\n```{xf-reproductions}\n```\n")
+    _write(root / "times.md", "# Times\n\n```{xf-execution-times}\n```\n")
+
+
+def _sphinx_build(root: Path) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(root), str(root / "_build")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return out.returncode, out.stdout + out.stderr
+
+
+def _page(root: Path, name: str) -> str:
+    return (root / "_build" / name).read_text(encoding="utf-8")
+
+
+def _text(html_text: str) -> str:
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+@pytest.fixture(scope="module")
+def mini_book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mini_book")
+    _mini_book(root)
+    repro = {
+        "notebook": "notebooks/ch09-b.ipynb",
+        "chapter": 9,
+        "device": "cpu",
+        "device_name": "Test CPU",
+        "seed": 0,
+        "versions": {"python": "3.11.7", "torch": "2.13.0"},
+    }
+    rows_ci = [
+        {"claim": "Error order of $S_h$", "paper": "2", "ours": "**1.98**"},
+        {"claim": "only ci", "paper": "p", "ours": "x"},
+    ]
+    rows_full = [{"claim": "Error order of $S_h$", "paper": "2", "ours": "2.01"}]
+    _json(
+        root / "records/local/reproductions/ch09-b.json",
+        {**repro, "profile": "ci", "created": "2026-11-25T10:00:00Z", "rows": rows_ci},
+    )
+    _json(
+        root / "records/full-cuda/reproductions/ch09-b.json",
+        {
+            **repro,
+            "profile": "full",
+            "device": "cuda",
+            "device_name": "H100",
+            "created": "2026-11-24T10:00:00Z",
+            "rows": rows_full,
+        },
+    )
+    times = {
+        "profile": "ci",
+        "device": "cpu",
+        "created": "2026-11-25T10:00:00Z",
+        "notebooks": {
+            "notebooks/ch09-b.ipynb": {"cpu_s": 27.25, "wall_s": 41.0, "budget_s": 60, "profile": "ci", "threads": 1},
+            "notebooks/ch09-slow.ipynb": {"cpu_s": 70.0, "wall_s": 75.0, "budget_s": 60, "profile": "ci", "threads": 1},
+        },
+    }
+    _json(root / "records/local/times.json", times)
+    code, log = _sphinx_build(root)
+    assert code == 0, log
+    return root
+
+
+def test_statements_are_numbered_per_chapter_with_one_counter(mini_book):
+    ch09 = _text(_page(mini_book, "book/ch09-b.html"))
+    for expected in ("Definition 9.1", "Theorem 9.2", "Proposition 9.3", "See Theorem 7.1"):
+        assert expected in ch09, f"{expected!r} not in chapter 9's page"
+    assert "Theorem 7.1" in _text(_page(mini_book, "book/ch07-a.html"))
+
+
+def test_bibliography_labels_match_author_year_citations(mini_book):
+    ch09 = _text(_page(mini_book, "book/ch09-b.html"))
+    assert "Lu et al. [2019]" in ch09 and "[Zhang and Ré, 2020]" in ch09  # the citations in the text
+    labels = re.findall(
+        r'class="label"><span class="fn-bracket">\[</span>(?:<a [^>]*>)?([^<]+)', _page(mini_book, "book/ch09-b.html")
+    )
+    assert sorted(labels) == ["Lu et al., 2019", "Zhang and Ré, 2020"], labels
+
+
+def test_links_to_the_published_book_become_local(mini_book):
+    page = _page(mini_book, "notebooks/ch09-b.html")
+    assert 'href="../book/ch09-b.html#first"' in page
+    assert 'href="../index.html"' in page
+    assert BASEURL not in re.sub(r'<link rel="canonical"[^>]*>', "", page)
+    assert 'src="../_static/xfbook-colab-badge.svg"' in page
+    assert (mini_book / "_build/_static/xfbook-colab-badge.svg").is_file()
+
+
+def test_pages_load_nothing_from_elsewhere_and_no_script_twice(mini_book):
+    for path in (mini_book / "_build").rglob("*.html"):
+        page = path.read_text(encoding="utf-8")
+        name = path.relative_to(mini_book / "_build")
+        external = re.findall(r'<(?:script|img|iframe)\b[^>]*\bsrc="(?:https?:)?//[^"]*"', page)
+        external += [
+            t
+            for t in re.findall(r"<link\b[^>]*>", page)
+            if re.search(r'href="(?:https?:)?//', t) and "canonical" not in t
+        ]
+        assert not external, f"{name} loads from elsewhere: {external}"
+        inline = [s for s in re.findall(r"<script>(.*?)</script>", page, re.S) if s.strip()]
+        assert len(inline) == len(set(inline)), f"{name}: an inline script appears twice"
+        assert "THEBE_JS_URL" not in page
+    page = _page(mini_book, "book/ch09-b.html")
+    assert re.search(r'<script defer="defer" src="../_static/mathjax/tex-mml-chtml.js">', page)
+    mathjax = mini_book / "_build/_static/mathjax"
+    assert (mathjax / "tex-mml-chtml.js").is_file()
+    assert list((mathjax / "output/chtml/fonts/woff-v2").glob("*.woff")), "MathJax fonts not copied"
+    assert (mathjax / "input/tex/extensions/physics.js").is_file(), "MathJax TeX extensions not copied"
+
+
+def test_reproductions_table_from_records(mini_book):
+    page = _page(mini_book, "repro.html")
+    text = _text(page)
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*Error order(?:(?!</tr>).)*</tr>", page, re.S)
+    assert row, "no row for the claim"
+    cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)]
+    assert cells[0] == "9 · ch09-b" and 'href="notebooks/ch09-b.html"' in row.group(0)
+    assert '<span class="math notranslate nohighlight">' in row.group(0), "MyST math in a claim must render as math"
+    assert cells[2:] == ["2", "1.98", "2.01 (cuda)"], cells
+    assert "<strong>1.98</strong>" in row.group(0)
+    only_ci = re.search(r"<tr[^>]*>(?:(?!</tr>).)*only ci(?:(?!</tr>).)*</tr>", page, re.S).group(0)
+    assert _text(only_ci).split()[-2:] == ["not", "run"], _text(only_ci)
+    assert "records/full-cuda" in text and "cuda: H100" in text and "torch 2.13.0" in text
+
+
+def test_execution_times_table_from_records(mini_book):
+    page = _page(mini_book, "times.html")
+    text = _text(page)
+    assert "41.0" in text and "60.0" in text
+    assert "70.0 (over)" in text, "a notebook over its CPU budget must be marked"
+    assert "notebooks/ch09-slow.ipynb" in text, "a notebook the book does not have is listed as plain text"
+    assert "In all: ci on cpu: 2 notebooks, 97 s CPU, 116 s wall" in text
+
+
+def test_tables_without_records_say_how_to_make_them(tmp_path):
+    _mini_book(tmp_path)
+    code, log = _sphinx_build(tmp_path)
+    assert code == 0, log
+    assert "No notebook has recorded its checks yet" in _text(_page(tmp_path, "repro.html"))
+    assert "No notebook times have been recorded yet" in _text(_page(tmp_path, "times.html"))
+
+
+def test_bad_records_and_links_to_missing_pages_fail_the_build(tmp_path):
+    _mini_book(tmp_path)
+    _write(tmp_path / "records/x/times.json", "{not json")
+    _json(tmp_path / "records/x/reproductions/ch09-b.json", {"notebook": "notebooks/ch09-b.ipynb", "rows": []})
+    _write(tmp_path / "notebooks/ch09-b.md", f"# N\n\n[gone]({BASEURL}book/ch99-gone.html)\n")
+    code, log = _sphinx_build(tmp_path)
+    assert code != 0
+    assert re.search(r"unreadable record \S*times\.json", log), log
+    assert re.search(r"record \S*ch09-b\.json lacks profile, device", log), log
+    assert f"link to a page the book does not have: {BASEURL}book/ch99-gone.html" in log, log

@@ -1,0 +1,326 @@
+"""The generated appendix pages: one Reproductions table and one Execution times table for the whole book.
+
+Notebooks record what they measured while they run, one folder per run (``XF_RECORD_DIR``):
+
+- ``reproductions/<notebook stem>.json``: ``{"notebook", "chapter", "profile", "device", "device_name", "seed",
+  "versions", "created", "rows": [{"claim", "paper", "ours"}]}``, written by ``minitorch_xf.report.PaperTable``;
+  the row values are MyST inline markup.
+- ``times.json``: ``{"profile", "device", "created", "notebooks": {path: {"cpu_s", "wall_s", "budget_s", "profile",
+  "threads"}}}``, written by conftest.py when pytest runs the notebooks.
+
+The folders read are ``xfbook_record_dirs`` (globs relative to the book root): ``_build/records`` holds this
+checkout's runs (``make test``, ``make book``) and ``results/*`` the committed runs of ``make reproduce``. The pages
+that hold the directives are re-read on every build and read last, after every notebook of the build has executed
+and recorded. A missing folder or file gives a sentence that says how to produce it; a malformed one is a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
+
+
+def warn(message: str) -> None:
+    logger.warning(message, type="xfbook", subtype="records")
+
+
+DIRECTIVES = ("xf-reproductions", "xf-execution-times")
+PROFILES = ("ci", "full")
+TIME_KEYS = ("cpu_s", "wall_s")
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+
+def record_dirs(app: Sphinx) -> list[Path]:
+    root = Path(app.srcdir)
+    found: dict[Path, None] = {}
+    for pattern in app.config.xfbook_record_dirs:
+        for path in sorted(root.glob(pattern)):
+            if path.is_dir():
+                found.setdefault(path.resolve())
+    return list(found)
+
+
+def label(app: Sphinx, path: Path) -> str:
+    try:
+        return path.relative_to(Path(app.srcdir).resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _load(path: Path, required: dict[str, type]) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        warn(f"unreadable record {path}: {error}")
+        return None
+    if not isinstance(data, dict):
+        data = {}
+    missing = [key for key, kind in required.items() if not isinstance(data.get(key), kind)]
+    if missing:
+        warn(f"record {path} lacks {', '.join(missing)} (or has the wrong type)")
+        return None
+    return data
+
+
+def _valid_rows(path: Path, rows: list) -> bool:
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("claim", "paper", "ours")):
+            warn(f"record {path}: row {i} needs string claim, paper and ours")
+            return False
+    return True
+
+
+def reproduction_records(app: Sphinx, env: BuildEnvironment) -> list[dict[str, Any]]:
+    required = {"notebook": str, "profile": str, "device": str, "rows": list}
+    records = []
+    for folder in record_dirs(app):
+        for path in sorted((folder / "reproductions").glob("*.json")):
+            env.note_dependency(str(path))
+            data = _load(path, required)
+            if data is not None and _valid_rows(path, data["rows"]):
+                records.append({**data, "_source": label(app, folder)})
+    return records
+
+
+def time_records(app: Sphinx, env: BuildEnvironment) -> list[dict[str, Any]]:
+    records = []
+    for folder in record_dirs(app):
+        path = folder / "times.json"
+        if not path.is_file():
+            continue
+        env.note_dependency(str(path))
+        data = _load(path, {"notebooks": dict})
+        if data is None:
+            continue
+        for notebook, entry in sorted(data["notebooks"].items()):
+            if not (isinstance(entry, dict) and all(isinstance(entry.get(k), int | float) for k in TIME_KEYS)):
+                warn(f"record {path}: {notebook} needs numbers cpu_s and wall_s")
+                continue
+            records.append(
+                {
+                    **entry,
+                    "notebook": notebook,
+                    "profile": entry.get("profile") or data.get("profile", "?"),
+                    "device": entry.get("device") or data.get("device", "?"),
+                    "created": entry.get("created") or data.get("created", ""),
+                    "_source": label(app, folder),
+                }
+            )
+    return records
+
+
+# --- rendering --------------------------------------------------------------------------------------------------
+
+
+def chapter_of(record: dict[str, Any]) -> int | None:
+    if isinstance(record.get("chapter"), int):
+        return record["chapter"]
+    match = re.search(r"ch(\d+)-", record["notebook"])
+    return int(match.group(1)) if match else None
+
+
+def newest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(records, key=lambda r: str(r.get("created", "")), reverse=True)
+
+
+def fmt_seconds(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, int | float) else "–"
+
+
+class RecordTable(SphinxDirective):
+    has_content = False
+
+    def notebook_cell(self, record: dict[str, Any]) -> str:
+        notebook = record["notebook"]
+        docname = re.sub(r"\.(ipynb|md)$", "", notebook)
+        stem = Path(notebook).stem
+        chapter = chapter_of(record)
+        where = f"{{doc}}`{stem} </{docname}>`" if docname in self.env.found_docs else f"`{notebook}`"
+        return f"{chapter} · {where}" if chapter is not None else where
+
+    def table(self, headers: list[str], rows: list[list[str]], classes: str) -> nodes.table:
+        table = nodes.table(classes=["xfbook-table", classes])
+        group = nodes.tgroup(cols=len(headers))
+        table += group
+        group += [nodes.colspec(colwidth=1) for _ in headers]
+        head, body = nodes.thead(), nodes.tbody()
+        group += [head, body]
+        head += self.row(headers)
+        body += [self.row(cells) for cells in rows]
+        return table
+
+    def row(self, cells: list[str]) -> nodes.row:
+        row = nodes.row()
+        for text in cells:
+            entry = nodes.entry()
+            row += entry
+            self.state.nested_parse(StringList([text], source=self.env.docname), self.content_offset, entry)
+        return row
+
+    def paragraph(self, text: str) -> list[nodes.Node]:
+        container = nodes.container()
+        self.state.nested_parse(StringList([text], source=self.env.docname), self.content_offset, container)
+        return container.children
+
+
+class ReproductionsTable(RecordTable):
+    """One row per (notebook, claim): the paper's value beside ours in the `ci` and `full` profiles."""
+
+    def run(self) -> list[nodes.Node]:
+        records = reproduction_records(self.env.app, self.env)
+        if not records:
+            return self.paragraph(
+                "No notebook has recorded its checks yet. `make test` and `make book` run every notebook in the "
+                "`ci` profile and record the rows in `_build/records/`; `make reproduce` runs the `full` profile "
+                "and records them under `results/`."
+            )
+        by_notebook: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for record in records:
+            by_notebook[record["notebook"]].append(record)
+        rows = []
+        for notebook in sorted(by_notebook, key=lambda n: (chapter_of(by_notebook[n][0]) or 0, n)):
+            runs = newest_first(by_notebook[notebook])
+            ci = next((r for r in runs if r["profile"] == "ci"), None)
+            full: dict[tuple[str, str], dict[str, Any]] = {}
+            for run in runs:
+                if run["profile"] == "full":
+                    full.setdefault((run["device"], run.get("device_name") or ""), run)
+            devices = [d for d, _ in full]
+            claims: dict[str, str] = {}  # claim -> paper, in the order the runs list them
+            for run in ([ci] if ci else []) + list(full.values()):
+                for row in run["rows"]:
+                    claims.setdefault(row["claim"], row["paper"])
+            for claim, paper in claims.items():
+                ci_value = next((r["ours"] for r in (ci["rows"] if ci else []) if r["claim"] == claim), "–")
+                full_values = []
+                for (device, name), run in full.items():
+                    where = name if devices.count(device) > 1 and name else device
+                    full_values += [f"{r['ours']} ({where})" for r in run["rows"] if r["claim"] == claim]
+                rows.append([self.notebook_cell(runs[0]), claim, paper, ci_value, "; ".join(full_values) or "not run"])
+        headers = ["Chapter · notebook", "Claim", "Paper", "Ours (`ci`)", "Ours (`full`, device)"]
+        out: list[nodes.Node] = [self.table(headers, rows, "xf-repro")]
+        out += self.paragraph("The runs these figures come from:")
+        out.append(self.runs_table(records))
+        if not any(r["profile"] == "full" for r in records):
+            out += self.paragraph(
+                "No `full` run has been recorded yet: `make reproduce` runs every experiment notebook in the `full` "
+                "profile on the machine it is given and records the figures under `results/`."
+            )
+        return out
+
+    def runs_table(self, records: list[dict[str, Any]]) -> nodes.table:
+        runs: dict[tuple[str, ...], dict[str, Any]] = {}
+        for record in newest_first(records):
+            key = (record["_source"], record["profile"], record["device"], str(record.get("device_name", "")))
+            runs.setdefault(key, record)
+        rows = []
+        for (source, profile, device, name), record in sorted(runs.items()):
+            versions = record.get("versions") or {}
+            versions_text = ", ".join(f"{k} {v}" for k, v in versions.items()) if isinstance(versions, dict) else ""
+            rows.append(
+                [
+                    f"`{source}`",
+                    f"`{profile}`",
+                    f"{device}: {name}" if name else device,
+                    str(record.get("seed", "–")),
+                    versions_text or "–",
+                    str(record.get("created", ""))[:10] or "–",
+                ]
+            )
+        return self.table(["Records", "Profile", "Device", "Seed", "Versions", "Recorded"], rows, "xf-runs")
+
+
+class ExecutionTimesTable(RecordTable):
+    """Per notebook and run: CPU and wall seconds, the budget, the device."""
+
+    def run(self) -> list[nodes.Node]:
+        records = time_records(self.env.app, self.env)
+        if not records:
+            return self.paragraph(
+                "No notebook times have been recorded yet. `make test` runs every notebook under nbval and records "
+                "its CPU and wall time in `_build/records/times.json`; `make reproduce` records the `full` profile's "
+                "under `results/`."
+            )
+        newest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for record in newest_first(records):
+            newest.setdefault((record["notebook"], record["profile"], record["device"]), record)
+
+        def order(key: tuple[str, str, str]) -> tuple:
+            notebook, profile, device = key
+            rank = PROFILES.index(profile) if profile in PROFILES else len(PROFILES)
+            return (chapter_of(newest[key]) or 0, notebook, rank, profile, device)
+
+        rows, totals = [], defaultdict(lambda: [0, 0.0, 0.0])
+        for key in sorted(newest, key=order):
+            record = newest[key]
+            cpu, budget = record["cpu_s"], record.get("budget_s")
+            over = isinstance(budget, int | float) and cpu > budget
+            rows.append(
+                [
+                    self.notebook_cell(record),
+                    f"`{record['profile']}`",
+                    record["device"],
+                    f"**{cpu:.1f}** (over)" if over else fmt_seconds(cpu),
+                    fmt_seconds(record["wall_s"]),
+                    fmt_seconds(budget),
+                ]
+            )
+            total = totals[record["profile"], record["device"]]
+            total[0] += 1
+            total[1] += cpu
+            total[2] += record["wall_s"]
+        out: list[nodes.Node] = [
+            self.table(["Chapter · notebook", "Profile", "Device", "CPU s", "Wall s", "Budget s"], rows, "xf-times")
+        ]
+        summary = "; ".join(
+            f"`{profile}` on {device}: {n} notebooks, {cpu:.0f} s CPU, {wall:.0f} s wall"
+            for (profile, device), (n, cpu, wall) in sorted(totals.items())
+        )
+        sources = ", ".join(sorted({f"`{r['_source']}`" for r in newest.values()}))
+        out += self.paragraph(f"In all: {summary}. Read from {sources}.")
+        return out
+
+
+# --- always re-read, and last -----------------------------------------------------------------------------------
+
+
+def pages_with_tables(env: BuildEnvironment) -> list[str]:
+    pages = []
+    for docname in sorted(env.found_docs):
+        path = Path(env.doc2path(docname))
+        if path.suffix == ".md" and path.is_file():
+            text = path.read_text(encoding="utf-8")
+            if any(f"{{{name}}}" in text for name in DIRECTIVES):
+                pages.append(docname)
+    return pages
+
+
+def reread_tables(app: Sphinx, env: BuildEnvironment, added: set, changed: set, removed: set) -> list[str]:
+    return [page for page in pages_with_tables(env) if page not in added | changed]
+
+
+def read_tables_last(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    pages = set(pages_with_tables(env))
+    docnames[:] = [d for d in docnames if d not in pages] + [d for d in docnames if d in pages]
+
+
+def setup(app: Sphinx) -> None:
+    app.add_config_value("xfbook_record_dirs", ["_build/records", "results/*"], "env")
+    app.add_directive("xf-reproductions", ReproductionsTable)
+    app.add_directive("xf-execution-times", ExecutionTimesTable)
+    app.connect("env-get-outdated", reread_tables)
+    app.connect("env-before-read-docs", read_tables_last)
