@@ -19,10 +19,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[book,test,lab]"
 	touch $@
 
-test: setup                           ## lint, unit tests, exercise invariants, and every notebook under nbval
+test: setup                           ## lint, unit tests, notebooks under nbval, the book build (-W), the book in a browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest tests notebooks solutions --nbval-lax -p no:cacheprovider
+	$(PY) -m pytest tests notebooks solutions --nbval-lax -m "not browser" -p no:cacheprovider
+	$(MAKE) book-check
+	$(PY) -m pytest tests/test_browser.py -m browser -p no:cacheprovider
 
 test-fast: setup                      ## unit tests only (no notebooks, no slow tests)
 	$(PY) -m pytest tests -m "not slow" -p no:cacheprovider -q
@@ -31,9 +33,12 @@ book: setup                           ## execute every notebook (cached) and bui
 	XF_QUIET=1 $(JB) build . $(BUILD_FLAGS)  # no progress-bar widgets in the static pages
 	@echo "Open _build/html/index.html"
 
+# A copy of _config.yml with execution off; local_extensions paths are relative to the config file, so made absolute.
 book-check: setup                     ## build the book without executing notebooks (CI: nbval already ran them)
 	mkdir -p _build
-	sed 's/execute_notebooks: cache/execute_notebooks: "off"/' _config.yml > _build/_config_noexec.yml
+	sed -e 's/execute_notebooks: cache/execute_notebooks: "off"/' -e 's|xfbook: book/_ext|xfbook: $(CURDIR)/book/_ext|' \
+	  _config.yml > _build/_config_noexec.yml
+	grep -q 'execute_notebooks: "off"' _build/_config_noexec.yml && grep -q 'xfbook: /' _build/_config_noexec.yml
 	$(JB) build . --config _build/_config_noexec.yml $(BUILD_FLAGS)
 
 lab: setup                            ## open JupyterLab (installed by setup, the [lab] extra): make lab ARGS="--no-browser"
