@@ -138,14 +138,13 @@ def local_errors(
     r"""Local (one-step) errors $e(\gamma) = \lVert S_\gamma(x_0) - \Phi^{F+G}_\gamma(x_0) \rVert_F$ for each $\gamma$.
 
     ``reference`` is an accurate flow of the full field $F + G$ (e.g. :func:`rk4_flow`). ``gammas`` is a sequence
-    of step sizes or a 1-D tensor. Returns a (g,) tensor.
+    of step sizes, a 1-D tensor or a 1-D NumPy array. Returns a (g,) tensor.
     """
     check_callable("step", step)
     check_tensor("x0", x0, min_ndim=1, floating=True)
     check_callable("reference", reference)
-    if isinstance(gammas, torch.Tensor):
-        check_tensor("gammas", gammas, ndim=1, floating=True)
-        gammas = gammas.tolist()
+    if not isinstance(gammas, Sequence) and hasattr(gammas, "tolist"):
+        gammas = gammas.tolist()  # a 1-D tensor or NumPy array
     if not isinstance(gammas, Sequence):
         raise TypeError(f"gammas must be a sequence of step sizes or a 1-D tensor, got {type(gammas).__name__}")
     if len(gammas) == 0:

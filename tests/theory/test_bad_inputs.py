@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import pytest
 import torch
 
@@ -212,6 +213,7 @@ BAD = [
     Bad("integrate x0 int", lambda: integrate(lie_trotter_step, X0.long(), 0.1, 2, *flows()), TypeError, r"x0 must"),
     Bad("local_errors empty", lambda: errors(gammas=[]), ValueError, r"gammas must hold at least one"),
     Bad("local_errors float", lambda: errors(gammas=0.1), TypeError, r"gammas must be a sequence"),
+    Bad("local_errors 2-D", lambda: errors(gammas=torch.ones(2, 2) / 10), TypeError, r"gammas\[0\] must be a real"),
     Bad("local_errors gamma<0", lambda: errors(gammas=[0.1, -0.1]), ValueError, r"gamma.*=-0.1"),
     Bad("local_errors reference int", lambda: errors(reference=5), TypeError, r"reference must be callable"),
     Bad("local_errors gamma nan", lambda: errors(gammas=[0.1, NAN]), ValueError, r"gamma.*=nan"),
@@ -274,6 +276,7 @@ HANDLED = [
         _slope(3.0),
     ),
     Handled("local_errors gammas tensor", lambda: errors(gammas=torch.tensor([0.1, 0.05])), _shape(2)),
+    Handled("local_errors gammas ndarray", lambda: errors(gammas=np.array([0.1, 0.05])), _shape(2)),
     # one pattern: the Hopfield update returns it for any query
     Handled("hopfield one pattern", lambda: hopfield_update(Y, PATTERNS[:1]), _close(PATTERNS[:1].expand(5, 3))),
     # one token: no pair to attract, the descent step leaves it in place
