@@ -291,6 +291,7 @@ def mini_book(tmp_path_factory):
         "device_name": "Test CPU",
         "seed": 0,
         "versions": {"python": "3.11.7", "torch": "2.13.0"},
+        "source": "Lu et al. (2019)",
     }
     rows_ci = [
         {"claim": "Error order of $S_h$", "paper": "2", "ours": "**1.98**"},
@@ -380,7 +381,9 @@ def test_reproductions_table_from_records(mini_book):
     row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*Error order(?:(?!</tr>).)*</tr>", page, re.S)
     assert row, "no row for the claim"
     cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)]
-    assert cells[0] == "9 · ch09-b" and 'href="notebooks/ch09-b.html"' in row.group(0)
+    assert cells[0].split() == ["9", "·", "ch09-b", "Lu", "et", "al.", "(2019)"], cells[0]
+    assert 'href="notebooks/ch09-b.html"' in row.group(0)
+    assert re.search(r'<td[^>]*rowspan="2"', row.group(0)), "the notebook cell spans its two claims"
     assert '<span class="math notranslate nohighlight">' in row.group(0), "MyST math in a claim must render as math"
     assert cells[2:] == ["2", "1.98", "2.01 (cuda)"], cells
     assert "<strong>1.98</strong>" in row.group(0)

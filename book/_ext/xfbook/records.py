@@ -8,15 +8,18 @@ Notebooks record what they measured while they run, one folder per run (``XF_REC
 - ``times.json``: ``{"profile", "device", "created", "notebooks": {path: {"cpu_s", "wall_s", "budget_s", "profile",
   "threads"}}}``, written by conftest.py when pytest runs the notebooks.
 
-The folders read are ``xfbook_record_dirs`` (globs relative to the book root): ``_build/records`` holds this
-checkout's runs (``make test``, ``make book``) and ``results/*`` the committed runs of ``make reproduce``. The pages
-that hold the directives are re-read on every build and read last, after every notebook of the build has executed
-and recorded. A missing folder or file gives a sentence that says how to produce it; a malformed one is a warning.
+The folders read are ``xfbook_record_dirs`` (globs relative to the book root, or absolute): ``_build/records`` holds
+this checkout's runs (``make test``, ``make book``) and ``results/*`` the committed runs of ``make reproduce``. The
+pages that hold the directives are re-read on every build and read last, after every notebook of the build has
+executed and recorded. A missing folder or file gives a sentence that says how to produce it; a malformed one is a
+warning.
 """
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -45,12 +48,11 @@ TIME_KEYS = ("cpu_s", "wall_s")
 
 
 def record_dirs(app: Sphinx) -> list[Path]:
-    root = Path(app.srcdir)
     found: dict[Path, None] = {}
-    for pattern in app.config.xfbook_record_dirs:
-        for path in sorted(root.glob(pattern)):
-            if path.is_dir():
-                found.setdefault(path.resolve())
+    for pattern in app.config.xfbook_record_dirs:  # relative to the book root, or absolute
+        for name in sorted(glob.glob(os.path.join(app.srcdir, pattern))):
+            if os.path.isdir(name):
+                found.setdefault(Path(name).resolve())
     return list(found)
 
 
@@ -145,30 +147,44 @@ class RecordTable(SphinxDirective):
     has_content = False
 
     def notebook_cell(self, record: dict[str, Any]) -> str:
+        """Chapter and linked notebook name, and the paper it reproduces when the record names one."""
         notebook = record["notebook"]
         docname = re.sub(r"\.(ipynb|md)$", "", notebook)
         stem = Path(notebook).stem
         chapter = chapter_of(record)
         where = f"{{doc}}`{stem} </{docname}>`" if docname in self.env.found_docs else f"`{notebook}`"
-        return f"{chapter} · {where}" if chapter is not None else where
+        cell = f"{chapter} · {where}" if chapter is not None else where
+        source = record.get("source")
+        return f"{cell}\n\n*{source}*" if isinstance(source, str) and source else cell
 
-    def table(self, headers: list[str], rows: list[list[str]], classes: str) -> nodes.table:
+    def table(self, headers: list[str], rows: list[list[str | None]], classes: str) -> nodes.Node:
+        """A table whose None cells are covered by the cell above them (a row span)."""
         table = nodes.table(classes=["xfbook-table", classes])
         group = nodes.tgroup(cols=len(headers))
         table += group
         group += [nodes.colspec(colwidth=1) for _ in headers]
         head, body = nodes.thead(), nodes.tbody()
         group += [head, body]
-        head += self.row(headers)
-        body += [self.row(cells) for cells in rows]
+        head += self.row(headers, [0] * len(headers))
+        for i, cells in enumerate(rows):
+            spans = []
+            for j in range(len(cells)):
+                below = 0
+                while i + below + 1 < len(rows) and rows[i + below + 1][j] is None:
+                    below += 1
+                spans.append(below)
+            body += self.row(cells, spans)
         return table
 
-    def row(self, cells: list[str]) -> nodes.row:
+    def row(self, cells: list[str | None], spans: list[int]) -> nodes.row:
         row = nodes.row()
-        for text in cells:
-            entry = nodes.entry()
+        for text, span in zip(cells, spans, strict=True):
+            if text is None:
+                continue
+            entry = nodes.entry(morerows=span) if span else nodes.entry()
             row += entry
-            self.state.nested_parse(StringList([text], source=self.env.docname), self.content_offset, entry)
+            lines = StringList(text.split("\n"), source=self.env.docname)
+            self.state.nested_parse(lines, self.content_offset, entry)
         return row
 
     def paragraph(self, text: str) -> list[nodes.Node]:
@@ -204,13 +220,14 @@ class ReproductionsTable(RecordTable):
             for run in ([ci] if ci else []) + list(full.values()):
                 for row in run["rows"]:
                     claims.setdefault(row["claim"], row["paper"])
-            for claim, paper in claims.items():
+            for k, (claim, paper) in enumerate(claims.items()):
                 ci_value = next((r["ours"] for r in (ci["rows"] if ci else []) if r["claim"] == claim), "–")
                 full_values = []
                 for (device, name), run in full.items():
                     where = name if devices.count(device) > 1 and name else device
                     full_values += [f"{r['ours']} ({where})" for r in run["rows"] if r["claim"] == claim]
-                rows.append([self.notebook_cell(runs[0]), claim, paper, ci_value, "; ".join(full_values) or "not run"])
+                notebook_cell = None if k else self.notebook_cell(runs[0])
+                rows.append([notebook_cell, claim, paper, ci_value, "; ".join(full_values) or "not run"])
         headers = ["Chapter · notebook", "Claim", "Paper", "Ours (`ci`)", "Ours (`full`, device)"]
         out: list[nodes.Node] = [self.table(headers, rows, "xf-repro")]
         out += self.paragraph("The runs these figures come from:")
@@ -222,7 +239,7 @@ class ReproductionsTable(RecordTable):
             )
         return out
 
-    def runs_table(self, records: list[dict[str, Any]]) -> nodes.table:
+    def runs_table(self, records: list[dict[str, Any]]) -> nodes.Node:
         runs: dict[tuple[str, ...], dict[str, Any]] = {}
         for record in newest_first(records):
             key = (record["_source"], record["profile"], record["device"], str(record.get("device_name", "")))
@@ -264,14 +281,14 @@ class ExecutionTimesTable(RecordTable):
             rank = PROFILES.index(profile) if profile in PROFILES else len(PROFILES)
             return (chapter_of(newest[key]) or 0, notebook, rank, profile, device)
 
-        rows, totals = [], defaultdict(lambda: [0, 0.0, 0.0])
+        rows, totals, previous = [], defaultdict(lambda: [0, 0.0, 0.0]), None
         for key in sorted(newest, key=order):
             record = newest[key]
             cpu, budget = record["cpu_s"], record.get("budget_s")
             over = isinstance(budget, int | float) and cpu > budget
             rows.append(
                 [
-                    self.notebook_cell(record),
+                    None if record["notebook"] == previous else self.notebook_cell(record),
                     f"`{record['profile']}`",
                     record["device"],
                     f"**{cpu:.1f}** (over)" if over else fmt_seconds(cpu),
@@ -279,6 +296,7 @@ class ExecutionTimesTable(RecordTable):
                     fmt_seconds(budget),
                 ]
             )
+            previous = record["notebook"]
             total = totals[record["profile"], record["device"]]
             total[0] += 1
             total[1] += cpu
