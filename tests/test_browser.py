@@ -59,7 +59,7 @@ INSPECT = """async () => {
   })));
   const prose = document.body.cloneNode(true);
   prose.querySelectorAll("pre, code, kbd, samp, script, style, noscript, textarea, template, mjx-container, "
-    + ".highlight, .cell_output, .output").forEach((e) => e.remove());
+    + ".highlight").forEach((e) => e.remove());
   const math = [...document.querySelectorAll("span.math, div.math")];
   const wide = [...document.querySelectorAll('mjx-container[display="true"]')].filter((c) => {
     const box = c.querySelector("mjx-math").getBoundingClientRect();
