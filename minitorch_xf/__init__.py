@@ -2,9 +2,9 @@
 
 __version__ = "0.1.0"
 
-from . import nn, runtime, tasks, theory, train
+from . import nn, report, runtime, tasks, theory, train
 
-__all__ = ["__version__", "checks", "nn", "plot", "runtime", "tasks", "theory", "train"]
+__all__ = ["__version__", "checks", "nn", "plot", "report", "runtime", "tasks", "theory", "train"]
 
 
 def __getattr__(name: str):

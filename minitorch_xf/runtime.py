@@ -6,7 +6,8 @@ The run profile is the one switch that scales every experiment in the book:
 * ``full`` -- the paper-sized settings (default when CUDA is available).
 
 Set ``XF_PROFILE=ci|full`` to override, ``XF_DEVICE=cpu|cuda|mps`` to force a device, and ``XF_THREADS=n``
-for the number of CPU threads (1 under ``ci``).
+for the number of CPU threads (1 under ``ci``). ``XF_RECORD_DIR`` names the folder where a run writes its records
+(``minitorch_xf.report`` writes the paper-vs-book rows there); unset, nothing is written.
 This module holds the only global state of the package: nothing else reads the environment.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -32,6 +34,7 @@ __all__ = [
     "get_profile",
     "pick",
     "quiet",
+    "record_dir",
     "seed_everything",
     "setup",
 ]
@@ -79,6 +82,16 @@ def pick(ci: T, full: T, profile: str | None = None) -> T:
 def quiet() -> bool:
     """True under CI (``$CI`` set) or with ``$XF_QUIET=1``: progress bars stay silent."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("XF_QUIET") == "1"
+
+
+def record_dir() -> Path | None:
+    """The folder where this run writes its records: ``$XF_RECORD_DIR``, or None when it is unset or empty.
+
+    ``pytest`` (conftest.py) and ``make book`` point it at ``_build/records``; ``make reproduce`` at
+    ``results/<profile>-<device>``. A notebook opened by hand (JupyterLab, Colab) writes nothing.
+    """
+    value = os.environ.get("XF_RECORD_DIR", "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def seed_everything(seed: int) -> torch.Generator:

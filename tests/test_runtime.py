@@ -140,3 +140,13 @@ def test_cpu_threads_default_and_override(monkeypatch):
         monkeypatch.setenv("XF_THREADS", bad)
         with pytest.raises(ValueError, match=f"threads='{bad}'"):
             cpu_threads("ci")
+
+
+def test_record_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("XF_RECORD_DIR", raising=False)
+    assert runtime.record_dir() is None
+    monkeypatch.setenv("XF_RECORD_DIR", "  ")
+    assert runtime.record_dir() is None
+    monkeypatch.setenv("XF_RECORD_DIR", str(tmp_path / "records"))
+    assert runtime.record_dir() == tmp_path / "records"
+    assert not (tmp_path / "records").exists()  # reading the setting creates nothing
