@@ -10,7 +10,9 @@ In a solution notebook, code between nbgrader-style markers is the answer::
 The student copy keeps everything else and replaces each marked region by ``raise NotImplementedError()`` at
 the marker's indentation; regions between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed.
 Markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` becomes "YOUR ANSWER HERE".
-Outputs and execution counts are dropped. nbgrader's own ``generate_assignment`` understands the same markers.
+A Colab badge that opens the solution notebook is pointed at the student copy's own path (a student who clicks it
+must not get the answers). Outputs and execution counts are dropped. nbgrader's own ``generate_assignment``
+understands the same markers.
 
 Usage: ``python -m minitorch_xf.checks.assign solutions exercises`` (``--check`` only reports stale files).
 """
@@ -23,11 +25,12 @@ import re
 import sys
 from pathlib import Path
 
-__all__ = ["generate", "make_stub_notebook", "stub_source"]
+__all__ = ["generate", "make_stub_notebook", "rebadge", "stub_source"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MD_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.DOTALL)
+COLAB_PREFIX = r"https://colab\.research\.google\.com/github/[^/\s()]+/[^/\s()]+/blob/[^/\s()]+/"
 BANNER = (
     "> **Exercise notebook generated from `{src}`; do not edit by hand.** Replace each "
     "`raise NotImplementedError()` with your code, then run the check cell below it."
@@ -61,8 +64,19 @@ def stub_source(source: str, where: str = "cell") -> str:
     return "\n".join(out)
 
 
-def make_stub_notebook(nb: dict, src_name: str) -> dict:
-    """The student copy of a solution notebook (a JSON dict in nbformat 4)."""
+def rebadge(source: str, src_name: str, dst_name: str) -> str:
+    """Point every Colab link to ``src_name`` (a path from the repository root) at ``dst_name`` instead."""
+    pattern = re.compile(f"({COLAB_PREFIX}){re.escape(src_name)}(?![\\w./-])")
+    return pattern.sub(lambda m: m.group(1) + dst_name, source)
+
+
+def make_stub_notebook(nb: dict, src_name: str, dst_name: str | None = None) -> dict:
+    """The student copy of a solution notebook (a JSON dict in nbformat 4).
+
+    ``src_name`` and ``dst_name`` are the two notebooks' paths from the repository root
+    (``solutions/ch01-transformer.ipynb``, ``exercises/ch01-transformer.ipynb``); with ``dst_name``, Colab badges
+    that open ``src_name`` open ``dst_name`` instead.
+    """
     nb = json.loads(json.dumps(nb))  # deep copy
     n_regions = 0
     for i, cell in enumerate(nb["cells"]):
@@ -73,6 +87,8 @@ def make_stub_notebook(nb: dict, src_name: str) -> dict:
             cell["outputs"], cell["execution_count"] = [], None
         elif cell["cell_type"] == "markdown":
             cell["source"] = MD_SOLUTION.sub("YOUR ANSWER HERE", source)
+            if dst_name is not None:
+                cell["source"] = rebadge(cell["source"], src_name, dst_name)
         cell.get("metadata", {}).pop("execution", None)
         cell.pop("id", None)
     if n_regions == 0:
@@ -96,7 +112,8 @@ def generate(src_dir: Path, dst_dir: Path, check: bool = False) -> list[Path]:
     stale = []
     for src in sorted(Path(src_dir).glob("*.ipynb")):
         nb = json.loads(src.read_text(encoding="utf-8"))
-        text = _dumps(make_stub_notebook(nb, f"{Path(src_dir).name}/{src.name}"))
+        names = f"{Path(src_dir).name}/{src.name}", f"{Path(dst_dir).name}/{src.name}"
+        text = _dumps(make_stub_notebook(nb, *names))
         dst = Path(dst_dir) / src.name
         if not dst.exists() or dst.read_text(encoding="utf-8") != text:
             stale.append(dst)
