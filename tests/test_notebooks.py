@@ -55,3 +55,105 @@ def test_experiment_notebooks_assert_their_claims(path):
     assert "## Checks" in "\n".join(src(c) for c in load(path)["cells"] if c["cell_type"] == "markdown"), (
         f"{path.name}: no '## Checks' section"
     )
+
+
+# ---- Notebook text must read right in JupyterLab and Colab, not only in the book ----------------------------------
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+BOOK_URL = CONFIG["html"]["baseurl"].rstrip("/") + "/"
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"'>]+")
+MYST_ROLE = re.compile(r"\{[A-Za-z][\w:+-]*\}`")  # {doc}`...`, {cite:t}`...`, {ref}`...`, {eq}`...`
+MYST_DIRECTIVE = re.compile(r"^\s*(`{3,}|:{3,})\{", re.M)  # ```{note} or :::{note}
+BOOK_LINK = re.compile(re.escape(BOOK_URL) + r"[^)\s\"'>]*")
+
+
+def markdown_cells(path: Path) -> list[tuple[int, str]]:
+    return [(i, src(c)) for i, c in enumerate(load(path)["cells"]) if c["cell_type"] == "markdown"]
+
+
+def toc_pages() -> set[str]:
+    """Every file of the book's table of contents, without extension (book/intro, notebooks/ch01-..., ...)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages, stack = {toc["root"]}, [toc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "file" in node:
+                pages.add(node["file"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return {p.removesuffix(".md").removesuffix(".ipynb") for p in pages}
+
+
+def math_layout_problems(text: str) -> list[str]:
+    """Lines that MyST misparses without a warning: `$$` opened after text, and lines starting with `+ `."""
+    problems, in_display = [], False
+    for lineno, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("+ "):
+            problems.append(f"line {lineno} starts with '+ ' (read as a list item): {line!r}")
+        if in_display:
+            in_display = "$$" not in line
+        elif "$$" in line:
+            if not stripped.startswith("$$"):
+                problems.append(f"line {lineno}: '$$' after text on the same line: {line!r}")
+            in_display = line.count("$$") % 2 == 1
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_colab_badges_point_at_the_notebook_itself(path):
+    rel = path.relative_to(ROOT).as_posix()
+    own = f"https://colab.research.google.com/github/{SLUG}/blob/main/{rel}"
+    links = [(i, link) for i, text in markdown_cells(path) for link in COLAB_LINK.findall(text)]
+    assert links and links[0][0] == 0, f"{rel}: the title cell has no Colab badge"
+    wrong = [f"cell {i}: {link}" for i, link in links if link != own]
+    assert not wrong, f"{rel}: Colab links must open this notebook ({own}), found " + "; ".join(wrong)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_myst_syntax_in_notebook_markdown(path):
+    rel = path.relative_to(ROOT).as_posix()
+    problems = []
+    for i, text in markdown_cells(path):
+        problems += [f"cell {i}: MyST role {m.group(0)}..." for m in MYST_ROLE.finditer(text)]
+        problems += [f"cell {i}: MyST directive {m.group(0).strip()}..." for m in MYST_DIRECTIVE.finditer(text)]
+        problems += [f"cell {i}: {p}" for p in math_layout_problems(text)]
+    assert not problems, (
+        f"{rel} must read right in JupyterLab and Colab: link book pages by URL ({BOOK_URL}book/<page>.html), "
+        "cite as 'Author et al. (year)', start display math on its own line. Found: " + "; ".join(problems)
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_links_to_the_book_point_at_pages_in_the_toc(path):
+    pages = toc_pages()
+    for i, text in markdown_cells(path):
+        for link in BOOK_LINK.findall(text):
+            page = link.removeprefix(BOOK_URL).split("#", 1)[0]
+            assert page.endswith(".html") and page.removesuffix(".html") in pages, (
+                f"{path.relative_to(ROOT)} cell {i}: {link} is not a page of the book (_toc.yml)"
+            )
+
+
+def test_the_markdown_checks_catch_what_they_should():
+    assert MYST_ROLE.search("see {doc}`../book/ch01-transformer`") and MYST_ROLE.search("{cite:t}`vaswani2017`")
+    assert not MYST_ROLE.search("a set $\\{x\\}$ and `code`")
+    assert MYST_DIRECTIVE.search("text\n```{note}\nhi\n```")
+    assert math_layout_problems("energy $$E = 1$$") and math_layout_problems("$$a\n+ b$$")
+    assert not math_layout_problems("text\n\n$$E = 1,$$\n\nmore $x + y$\n$$\na\n\\quad + b\n$$")
+    assert "book/ch01-transformer" in toc_pages() and "notebooks/ch04-subleq" in toc_pages()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_experiment_notebooks_record_a_paper_table(path):
+    nb = load(path)
+    rel = path.relative_to(ROOT).as_posix()
+    code = "\n".join(src(c) for c in nb["cells"] if c["cell_type"] == "code")
+    assert f'PaperTable("{rel}", rt' in code and "table.show()" in code, (
+        f'{rel}: end with a minitorch_xf.report.PaperTable("{rel}", rt, source=...) and table.show()'
+    )
+    assert any(text.startswith("## Paper vs this book") for _, text in markdown_cells(path)), (
+        f"{rel}: no '## Paper vs this book' section"
+    )

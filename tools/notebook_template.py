@@ -2,9 +2,14 @@
 
 Used by authors when they start a notebook; the result is then edited like any notebook.
 
-    from tools.notebook_template import write_notebook
+    from tools.notebook_template import book_url, write_notebook
     write_notebook("notebooks/ch02-splitting.ipynb", "Chapter 2 · Lie–Trotter vs Strang", budget="about 20 s",
-                   gpu_budget="about 5 s", chapter=2, cells=[("md", "## ..."), ("code", "x = 1")])
+                   gpu_budget="about 5 s", chapter=2, cells=[("md", "## ..."), ("code", "x = 1")],
+                   paper="Lu et al. (2019)")
+
+Notebook markdown is read in JupyterLab and Colab as well as in the book, so it holds no MyST roles: link a book
+page by its published URL (``book_url("ch02-ode-macaron")``; the book's build turns it into a local link) and cite
+in plain text, "Lu et al. (2019)".
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def repo_url() -> str:
     return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+
+def book_url(page: str) -> str:
+    """The published URL of the book page ``book/<page>.md`` (``_config.yml``'s ``html.baseurl``)."""
+    base = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"].rstrip("/")
+    return f"{base}/book/{page}.html"
 
 
 def colab_url(path: str) -> str:
@@ -43,13 +54,30 @@ rt = runtime.setup(seed=0)  # XF_PROFILE=full for the paper-sized run (default o
 def header_source(path: str, title: str, budget: str, gpu_budget: str) -> str:
     badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
     return (
-        f"# {title}\n\n{badge}\n\n**Time budget:** {budget} on a 2-core CPU (profile `ci`); "
+        f"# {title}\n\n{badge}\n\n**Time budget:** {budget} of CPU time (profile `ci`, one thread); "
         f"{gpu_budget} on a GPU (profile `full`)."
     )
 
 
-def write_notebook(path: str, title: str, budget: str, gpu_budget: str, chapter: int, cells, budget_s: int = 60):
-    """Create ``path`` with the header, the setup cell, then ``cells`` = [("md"|"code", source), ...]."""
+def paper_table_cells(path: str, paper: str) -> list[tuple[str, str]]:
+    """The closing "Paper vs this book" section: a ``PaperTable`` to fill with the notebook's claims."""
+    code = f"""from minitorch_xf.report import PaperTable
+
+table = PaperTable("{path}", rt, source="{paper}")
+table.add("the claim", "the paper's value (reported)", "what this notebook measured")
+table.show()  # displays the table and records it for the book's Reproductions page"""
+    return [("md", "## Paper vs this book"), ("code", code)]
+
+
+def write_notebook(
+    path: str, title: str, budget: str, gpu_budget: str, chapter: int, cells, budget_s: int = 60, paper: str = ""
+):
+    """Create ``path`` with the header, the setup cell, then ``cells`` = [("md"|"code", source), ...].
+
+    With ``paper`` (e.g. "Lu et al. (2019)"), end with the "Paper vs this book" table every experiment notebook has.
+    """
+    if paper:
+        cells = [*cells, *paper_table_cells(path, paper)]
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
