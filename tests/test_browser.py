@@ -4,9 +4,9 @@ A ``-W`` build cannot see what a reader sees: math that MathJax never typeset, a
 load, a link into nowhere. For every page this test asserts that it loads with no console error, no page error and no
 failed request; that it asks nothing of any host but the local server (the book must read offline); that its math is
 typeset (no raw ``$``, ``\\(`` or ``\\[`` in the visible text, no MathJax error box, no display equation wider than the
-text column at 1280 px, which MathJax 3 cannot break by itself); that every image loads; and that
-every internal link and ``#anchor`` resolves. The search page must find a chapter 3 term. Screenshots of chapter 1
-(light and dark) and chapter 4's derivation go to ``_build/screenshots/``.
+text column at 1280 px, which MathJax 3 cannot break by itself); that no table is wider than the text column; that
+every image loads; and that every internal link and ``#anchor`` resolves. The search page must find a chapter 3
+term. Screenshots of chapter 1 (light and dark) and chapter 4's derivation go to ``_build/screenshots/``.
 
 It uses the already-built ``_build/html`` (``make test`` runs ``make book-check`` first) and builds it with
 ``make book-check`` when it is missing; ``XF_BOOK_HTML`` points it at another build. Chromium is Debian's
@@ -65,8 +65,13 @@ INSPECT = """async () => {
     const box = c.querySelector("mjx-math").getBoundingClientRect();
     return box.width > c.clientWidth + 1;
   });
+  const wideTables = [...document.querySelectorAll("article table:not(.dataframe)")].filter((t) => {
+    const frame = t.closest(".pst-scrollable-table-container") || t.parentElement;
+    return t.getBoundingClientRect().width > frame.clientWidth + 1;
+  });
   return {
     math: math.length,
+    wideTables: wideTables.map((t) => t.textContent.trim().replace(/\\s+/g, " ").slice(0, 80)),
     untypeset: math.filter((e) => !e.querySelector("mjx-container")).map((e) => e.textContent.slice(0, 80)),
     mathErrors: [...document.querySelectorAll("mjx-merror")]
       .map((e) => e.getAttribute("data-mjx-error") || e.textContent),
@@ -233,6 +238,7 @@ def test_every_page_reads_right(site, chromium):
                     problems.append(
                         f"raw {raw!r} in the visible text: ...{seen['prose'][max(0, at - 60) : at + 60]!r}..."
                     )
+            problems += [f"table wider than the text column: {t!r}" for t in seen["wideTables"]]
             problems += [f"image did not load: {src}" for src in seen["brokenImages"]]
             problems += check_links(site, path, seen["links"])
             if problems:
@@ -277,3 +283,21 @@ def test_screenshots(site, chromium, path, scheme, name):
         assert not problems, problems
     finally:
         reader.close()
+
+
+def test_no_page_references_a_cdn():
+    """The static check behind the browser's: no page names a script, style, font or image host of its own."""
+    if not (HTML / "index.html").is_file():
+        pytest.skip(f"no built book in {HTML}")
+    cdn = re.compile(r"cdn\.jsdelivr\.net|unpkg\.com|cdnjs\.cloudflare\.com|fonts\.googleapis\.com|mathjax\.org")
+    resource = re.compile(
+        r'<(?:script|img|iframe|source|video|audio)\b[^>]*\bsrc="(?:https?:)?//[^"]+"|'
+        r'<link\b(?![^>]*rel="canonical")[^>]*\bhref="(?:https?:)?//[^"]+"'
+    )
+    found = {}
+    for path in HTML.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        hits = cdn.findall(text) + resource.findall(text)
+        if hits:
+            found[path.relative_to(HTML).as_posix()] = sorted(set(hits))[:5]
+    assert not found, f"pages that reference another host for their resources: {found}"

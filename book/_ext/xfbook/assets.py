@@ -71,6 +71,7 @@ def copy_mathjax(app: Sphinx, exc: Exception | None) -> None:
 
 def add_static_path(app: Sphinx) -> None:
     app.config.html_static_path.append(str(STATIC_DIR))
+    app.add_css_file("xfbook.css")
 
 
 def _thebe_enabled(app: Sphinx) -> bool:

@@ -155,26 +155,42 @@ class RecordTable(SphinxDirective):
         where = f"{{doc}}`{stem} </{docname}>`" if docname in self.env.found_docs else f"`{notebook}`"
         cell = f"{chapter} · {where}" if chapter is not None else where
         source = record.get("source")
-        return f"{cell}\n\n*{source}*" if isinstance(source, str) and source else cell
+        return f"{cell} · *{source}*" if isinstance(source, str) and source else cell
 
-    def table(self, headers: list[str], rows: list[list[str | None]], classes: str) -> nodes.Node:
-        """A table whose None cells are covered by the cell above them (a row span)."""
-        table = nodes.table(classes=["xfbook-table", classes])
+    def table(self, headers: list[str], rows: list, widths: list[int], wide: bool = False) -> nodes.Node:
+        """A table of the given column widths (percent). A row is a list of cells, a None cell being covered by the
+        cell above it (a row span), or a string: a group heading across all columns.
+
+        The widths and xfbook.css (fixed layout, long words and code broken) keep it inside the text column; ``wide``
+        lets it grow into the right margin (sphinx-book-theme's full-width, which needs the page to have sections).
+        """
+        table = nodes.table(classes=["xfbook-table", "colwidths-given"])
         group = nodes.tgroup(cols=len(headers))
         table += group
-        group += [nodes.colspec(colwidth=1) for _ in headers]
+        group += [nodes.colspec(colwidth=width) for width in widths]
         head, body = nodes.thead(), nodes.tbody()
         group += [head, body]
         head += self.row(headers, [0] * len(headers))
         for i, cells in enumerate(rows):
+            if isinstance(cells, str):
+                body += self.group_row(cells, len(headers))
+                continue
             spans = []
             for j in range(len(cells)):
                 below = 0
-                while i + below + 1 < len(rows) and rows[i + below + 1][j] is None:
+                while i + below + 1 < len(rows) and not isinstance(rows[i + below + 1], str):
+                    if rows[i + below + 1][j] is not None:
+                        break
                     below += 1
                 spans.append(below)
             body += self.row(cells, spans)
-        return table
+        # a compound, not a container: Bootstrap's .container rules would override the theme's full-width
+        return nodes.compound("", table, classes=["full-width"]) if wide else table
+
+    def group_row(self, text: str, columns: int) -> nodes.row:
+        entry = nodes.entry(morecols=columns - 1, classes=["xf-group"])
+        self.state.nested_parse(StringList([text], source=self.env.docname), self.content_offset, entry)
+        return nodes.row("", entry)
 
     def row(self, cells: list[str | None], spans: list[int]) -> nodes.row:
         row = nodes.row()
@@ -194,7 +210,8 @@ class RecordTable(SphinxDirective):
 
 
 class ReproductionsTable(RecordTable):
-    """One row per (notebook, claim): the paper's value beside ours in the `ci` and `full` profiles."""
+    """One row per (notebook, claim), under a heading row per notebook: the paper's value beside ours in the `ci`
+    and `full` profiles."""
 
     def run(self) -> list[nodes.Node]:
         records = reproduction_records(self.env.app, self.env)
@@ -220,16 +237,16 @@ class ReproductionsTable(RecordTable):
             for run in ([ci] if ci else []) + list(full.values()):
                 for row in run["rows"]:
                     claims.setdefault(row["claim"], row["paper"])
-            for k, (claim, paper) in enumerate(claims.items()):
+            rows.append(f"**{self.notebook_cell(runs[0])}**")
+            for claim, paper in claims.items():
                 ci_value = next((r["ours"] for r in (ci["rows"] if ci else []) if r["claim"] == claim), "–")
                 full_values = []
                 for (device, name), run in full.items():
                     where = name if devices.count(device) > 1 and name else device
                     full_values += [f"{r['ours']} ({where})" for r in run["rows"] if r["claim"] == claim]
-                notebook_cell = None if k else self.notebook_cell(runs[0])
-                rows.append([notebook_cell, claim, paper, ci_value, "; ".join(full_values) or "not run"])
-        headers = ["Chapter · notebook", "Claim", "Paper", "Ours (`ci`)", "Ours (`full`, device)"]
-        out: list[nodes.Node] = [self.table(headers, rows, "xf-repro")]
+                rows.append([claim, paper, ci_value, "; ".join(full_values) or "not run"])
+        headers = ["Claim", "Paper", "Ours (`ci`)", "Ours (`full`, device)"]
+        out: list[nodes.Node] = [self.table(headers, rows, [34, 22, 22, 22], wide=True)]
         out += self.paragraph("The runs these figures come from:")
         out.append(self.runs_table(records))
         if not any(r["profile"] == "full" for r in records):
@@ -258,7 +275,8 @@ class ReproductionsTable(RecordTable):
                     str(record.get("created", ""))[:10] or "–",
                 ]
             )
-        return self.table(["Records", "Profile", "Device", "Seed", "Versions", "Recorded"], rows, "xf-runs")
+        headers = ["Records", "Profile", "Device", "Seed", "Versions", "Recorded"]
+        return self.table(headers, rows, [20, 10, 22, 8, 26, 14])
 
 
 class ExecutionTimesTable(RecordTable):
@@ -302,7 +320,11 @@ class ExecutionTimesTable(RecordTable):
             total[1] += cpu
             total[2] += record["wall_s"]
         out: list[nodes.Node] = [
-            self.table(["Chapter · notebook", "Profile", "Device", "CPU s", "Wall s", "Budget s"], rows, "xf-times")
+            self.table(
+                ["Chapter · notebook", "Profile", "Device", "CPU s", "Wall s", "Budget s"],
+                rows,
+                [30, 14, 14, 14, 14, 14],
+            )
         ]
         summary = "; ".join(
             f"`{profile}` on {device}: {n} notebooks, {cpu:.0f} s CPU, {wall:.0f} s wall"
