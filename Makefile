@@ -26,8 +26,8 @@ test: setup                           ## lint, unit tests, notebooks under nbval
 	$(MAKE) book-check
 	$(PY) -m pytest tests/test_browser.py -m browser -p no:cacheprovider
 
-test-fast: setup                      ## unit tests only (no notebooks, no slow tests)
-	$(PY) -m pytest tests -m "not slow" -p no:cacheprovider -q
+test-fast: setup                      ## unit tests only (no notebooks, no slow or browser tests)
+	$(PY) -m pytest tests -m "not slow and not browser" -p no:cacheprovider -q
 
 book: setup                           ## execute every notebook (cached) and build the HTML book into _build/html
 	XF_QUIET=1 $(JB) build . $(BUILD_FLAGS)  # no progress-bar widgets in the static pages
