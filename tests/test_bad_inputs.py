@@ -7,37 +7,19 @@ Each entry of ``BAD`` is a bad call that must raise up front with a message nami
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import NamedTuple
 
 import matplotlib
-import pytest
 import torch
 from torch import nn
 
 matplotlib.use("Agg")  # headless backend, chosen before plot imports pyplot
 
+from bad_calls import Bad, Handled, r, walker_tests
+
 from minitorch_xf import plot
 from minitorch_xf.train import History, cross_entropy_loss, train
 
 NAN, INF = math.nan, math.inf
-
-
-class Bad(NamedTuple):
-    id: str
-    call: Callable[[], object]
-    exc: type[Exception]
-    match: str
-
-
-class Handled(NamedTuple):
-    id: str
-    call: Callable[[], object]
-    check: Callable[[object], None]
-
-
-def r(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 XB, YB = r(16, 2), r(16, 1, seed=1)
@@ -151,17 +133,6 @@ HANDLED = [
 ]
 
 
-@pytest.mark.parametrize("case", BAD, ids=[c.id for c in BAD])
-def test_bad_call_raises_naming_the_argument(case):
-    with pytest.raises(case.exc, match=case.match):
-        case.call()
-
-
-@pytest.mark.parametrize("case", HANDLED, ids=[c.id for c in HANDLED])
-def test_odd_but_valid_call_is_handled(case):
-    case.check(case.call())
-
-
-def test_ids_are_unique():
-    names = [c.id for c in BAD + HANDLED]
-    assert len(names) == len(set(names))
+test_bad_call_raises_naming_the_argument, test_odd_but_valid_call_is_handled, test_ids_are_unique = walker_tests(
+    BAD, HANDLED
+)

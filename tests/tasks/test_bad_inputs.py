@@ -7,33 +7,14 @@ Each entry of ``BAD`` is a bad call that must raise up front with a message nami
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import NamedTuple
 
-import pytest
 import torch
+from bad_calls import Bad, Handled, r, walker_tests
 
 from minitorch_xf.nn import Decoder, Encoder
 from minitorch_xf.tasks import DigitTask, LinearRegressionTask, interleave, least_squares_predictions
 
 NAN, INF = math.nan, math.inf
-
-
-class Bad(NamedTuple):
-    id: str
-    call: Callable[[], object]
-    exc: type[Exception]
-    match: str
-
-
-class Handled(NamedTuple):
-    id: str
-    call: Callable[[], object]
-    check: Callable[[object], None]
-
-
-def r(*shape, dtype=torch.float32, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 
 X, Y = r(2, 3, 4), r(2, 3, seed=1)  # (b, n, d), (b, n)
@@ -114,17 +95,6 @@ HANDLED = [
 ]
 
 
-@pytest.mark.parametrize("case", BAD, ids=[c.id for c in BAD])
-def test_bad_call_raises_naming_the_argument(case):
-    with pytest.raises(case.exc, match=case.match):
-        case.call()
-
-
-@pytest.mark.parametrize("case", HANDLED, ids=[c.id for c in HANDLED])
-def test_odd_but_valid_call_is_handled(case):
-    case.check(case.call())
-
-
-def test_ids_are_unique():
-    names = [c.id for c in BAD + HANDLED]
-    assert len(names) == len(set(names))
+test_bad_call_raises_naming_the_argument, test_odd_but_valid_call_is_handled, test_ids_are_unique = walker_tests(
+    BAD, HANDLED
+)

@@ -7,12 +7,10 @@ Each entry of ``BAD`` is a bad call that must raise up front with a message nami
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
-import pytest
 import torch
+from bad_calls import Bad, Handled, walker_tests
 
 from minitorch_xf.theory.energy import (
     EnergyTransformer,
@@ -41,19 +39,6 @@ from minitorch_xf.theory.ode import (
 
 NAN, INF = math.nan, math.inf
 F64 = torch.float64
-
-
-class Bad(NamedTuple):
-    id: str
-    call: Callable[[], object]
-    exc: type[Exception]
-    match: str
-
-
-class Handled(NamedTuple):
-    id: str
-    call: Callable[[], object]
-    check: Callable[[object], None]
 
 
 def r(*shape, dtype=F64, seed=0):
@@ -286,17 +271,6 @@ HANDLED = [
 ]
 
 
-@pytest.mark.parametrize("case", BAD, ids=[c.id for c in BAD])
-def test_bad_call_raises_naming_the_argument(case):
-    with pytest.raises(case.exc, match=case.match):
-        case.call()
-
-
-@pytest.mark.parametrize("case", HANDLED, ids=[c.id for c in HANDLED])
-def test_odd_but_valid_call_is_handled(case):
-    case.check(case.call())
-
-
-def test_ids_are_unique():
-    names = [c.id for c in BAD + HANDLED]
-    assert len(names) == len(set(names))
+test_bad_call_raises_naming_the_argument, test_odd_but_valid_call_is_handled, test_ids_are_unique = walker_tests(
+    BAD, HANDLED
+)
