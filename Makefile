@@ -30,7 +30,8 @@ test-fast: setup                      ## unit tests only (no notebooks, no slow 
 	$(PY) -m pytest tests -m "not slow and not browser" -p no:cacheprovider -q
 
 book: setup                           ## execute every notebook (cached) and build the HTML book into _build/html
-	XF_QUIET=1 $(JB) build . $(BUILD_FLAGS)  # no progress-bar widgets in the static pages
+	# XF_QUIET: no progress-bar widgets in the static pages; XF_RECORD_DIR: the notebooks' rows for the Reproductions page
+	XF_QUIET=1 XF_RECORD_DIR="$(CURDIR)/_build/records" $(JB) build . $(BUILD_FLAGS)
 	@echo "Open _build/html/index.html"
 
 # A copy of _config.yml with execution off; local_extensions paths are relative to the config file, so made absolute.

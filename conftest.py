@@ -148,8 +148,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "profile": profile,
             "threads": threads,
         }
-    folder = os.environ.get("XF_RECORD_DIR", "").strip()  # "" records nothing, as in runtime.record_dir()
-    out = write_times(Path(folder).expanduser(), rows, profile, device) if folder else None
+    folder = runtime.record_dir()  # None when XF_RECORD_DIR is empty: nothing recorded
+    out = write_times(folder, rows, profile, device) if folder is not None else None
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         enforced = "enforced on CPU" if enforce else f"not enforced under profile {profile}"
