@@ -5,9 +5,11 @@ The run profile is the one switch that scales every experiment in the book:
 * ``ci``   -- small settings that keep each notebook under its CPU budget (default without a GPU);
 * ``full`` -- the paper-sized settings (default when CUDA is available).
 
-Set ``XF_PROFILE=ci|full`` to override, ``XF_DEVICE=cpu|cuda|mps`` to force a device, and ``XF_THREADS=n``
-for the number of CPU threads (1 under ``ci``). ``XF_RECORD_DIR`` names the folder where a run writes its records
-(``minitorch_xf.report`` writes the paper-vs-book rows there); unset, nothing is written.
+Set ``XF_PROFILE=ci|full`` to override, ``XF_DEVICE=cpu|cuda|mps`` to force a device, ``XF_THREADS=n``
+for the number of CPU threads (1 under ``ci``) and ``XF_SEED=n`` for the seed (default 0): a notebook derives every
+seed it uses (task generators, model initialisation, evaluation sets) from ``rt.seed``, so one variable moves them
+all. ``XF_RECORD_DIR`` names the folder where a run writes its records (``minitorch_xf.report`` writes the
+paper-vs-book rows there); unset, nothing is written.
 This module holds the only global state of the package: nothing else reads the environment.
 """
 
@@ -36,6 +38,7 @@ __all__ = [
     "quiet",
     "record_dir",
     "seed_everything",
+    "seed_from_env",
     "setup",
 ]
 
@@ -104,6 +107,24 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def seed_from_env(seed: int | None = None) -> int:
+    """The run's seed: the argument, else ``$XF_SEED``, else 0; a non-negative int either way."""
+    if seed is not None:
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed={seed!r} must be a non-negative int")
+        return seed
+    value = os.environ.get("XF_SEED", "").strip()
+    if not value:
+        return 0
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"XF_SEED={value!r} must be a non-negative int") from None
+    if n < 0:
+        raise ValueError(f"XF_SEED={value!r} must be a non-negative int")
+    return n
+
+
 @dataclass(frozen=True)
 class Runtime:
     """What ``setup`` chose; notebooks pass ``rt.device`` and ``rt.profile`` on to the experiments."""
@@ -114,6 +135,21 @@ class Runtime:
 
     def pick(self, ci: T, full: T) -> T:
         return pick(ci, full, self.profile)
+
+    def seeds(self, n: int) -> list[int]:
+        """``n`` seeds for a claim checked over several runs: ``[1000 s, 1000 s + 1, ...]`` for the run's seed ``s``.
+
+        Runs with different ``XF_SEED`` get disjoint sets (for ``n <= 1000``), so a second seed tests new runs.
+        """
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
+            raise ValueError(f"n={n!r} must be an int in [1, 1000]")
+        return [1000 * self.seed + i for i in range(n)]
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A CPU ``torch.Generator`` seeded with ``rt.seed + offset``: a separate, reproducible stream per use."""
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ValueError(f"offset={offset!r} must be a non-negative int")
+        return torch.Generator().manual_seed(self.seed + offset)
 
     def __str__(self) -> str:
         return f"device={self.device.type} profile={self.profile} seed={self.seed} torch={torch.__version__}"
@@ -138,19 +174,20 @@ def cpu_threads(profile: str, threads: int | None = None) -> int:
 
 
 def setup(
-    seed: int = 0,
+    seed: int | None = None,
     device: str | None = None,
     profile: str | None = None,
     threads: int | None = None,
     verbose: bool = True,
 ) -> Runtime:
-    """One call at the top of every notebook: choose device, profile and CPU threads, seed everything, print.
+    """One call at the top of every notebook: choose device, profile, seed and CPU threads, seed everything, print.
 
-    Safe to call again: it only re-seeds and re-reads the environment.
+    The seed is the argument, else ``$XF_SEED``, else 0. Safe to call again: it only re-seeds and re-reads the
+    environment.
     """
-    rt = Runtime(device=choose_device(device), profile=get_profile(profile), seed=seed)
+    rt = Runtime(device=choose_device(device), profile=get_profile(profile), seed=seed_from_env(seed))
     torch.set_num_threads(cpu_threads(rt.profile, threads))
-    seed_everything(seed)
+    seed_everything(rt.seed)
     if verbose:
         print(f"minitorch_xf runtime: {rt} threads={torch.get_num_threads()}")
     return rt

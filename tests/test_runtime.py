@@ -150,3 +150,46 @@ def test_record_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XF_RECORD_DIR", str(tmp_path / "records"))
     assert runtime.record_dir() == tmp_path / "records"
     assert not (tmp_path / "records").exists()  # reading the setting creates nothing
+
+
+def test_seed_from_xf_seed(monkeypatch):
+    monkeypatch.delenv("XF_SEED", raising=False)
+    assert runtime.setup(device="cpu", profile="ci", verbose=False).seed == 0
+    monkeypatch.setenv("XF_SEED", "17")
+    rt = runtime.setup(device="cpu", profile="ci", verbose=False)
+    assert rt.seed == 17
+    # setup seeds torch's global generator with the env seed: the same draw as seeding by hand
+    first = torch.rand(3)
+    torch.manual_seed(17)
+    torch.testing.assert_close(first, torch.rand(3))
+    assert runtime.setup(seed=4, device="cpu", profile="ci", verbose=False).seed == 4  # the argument wins
+    monkeypatch.setenv("XF_SEED", " ")
+    assert runtime.seed_from_env() == 0
+
+
+@pytest.mark.parametrize("bad", ["-1", "1.5", "seven", "0x10"])
+def test_bad_xf_seed(monkeypatch, bad):
+    monkeypatch.setenv("XF_SEED", bad)
+    with pytest.raises(ValueError, match=f"XF_SEED={bad!r}"):
+        runtime.setup(device="cpu", profile="ci", verbose=False)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_bad_seed_argument_to_setup(bad):
+    with pytest.raises(ValueError, match=f"seed={bad!r}"):
+        runtime.setup(seed=bad, device="cpu", profile="ci", verbose=False)
+
+
+def test_derived_seeds_and_generators():
+    rt = runtime.setup(seed=5, device="cpu", profile="ci", verbose=False)
+    assert rt.seeds(3) == [5000, 5001, 5002]
+    assert set(runtime.setup(seed=6, device="cpu", profile="ci", verbose=False).seeds(999)).isdisjoint(rt.seeds(999))
+    torch.testing.assert_close(
+        torch.rand(4, generator=rt.generator(10)), torch.rand(4, generator=torch.Generator().manual_seed(15))
+    )
+    assert not torch.equal(torch.rand(4, generator=rt.generator(0)), torch.rand(4, generator=rt.generator(1)))
+    for bad in (0, -1, 2.0):
+        with pytest.raises(ValueError, match="n="):
+            rt.seeds(bad)
+    with pytest.raises(ValueError, match="offset="):
+        rt.generator(-1)
