@@ -157,3 +157,48 @@ def test_experiment_notebooks_record_a_paper_table(path):
     assert any(text.startswith("## Paper vs this book") for _, text in markdown_cells(path)), (
         f"{rel}: no '## Paper vs this book' section"
     )
+
+
+# ---- Every seed comes from XF_SEED: no notebook hard-codes one -----------------------------------------------------
+
+SEEDING_CALLS = {"manual_seed", "Random", "default_rng", "seed", "seed_everything", "RandomState", "Generator"}
+
+
+def literal_seeds(code: str) -> list[str]:
+    """Calls in ``code`` that fix a seed with an integer literal: ``manual_seed(0)``, ``f(seed=3)``, ``Random(7)``.
+
+    Arithmetic on a derived seed (``rt.seed + 3``, ``seed + 1000``) is fine: it moves with ``XF_SEED``.
+    """
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        literal = [a for a in node.args[:1] if isinstance(a, ast.Constant) and isinstance(a.value, int)]
+        if name in SEEDING_CALLS and literal:
+            found.append(ast.unparse(node))
+        for kw in node.keywords:
+            if kw.arg in ("seed", "random_state") and isinstance(kw.value, ast.Constant):
+                found.append(ast.unparse(node))
+    return found
+
+
+def test_literal_seed_detector_catches_what_it_should():
+    bad = "torch.manual_seed(0)\ng = torch.Generator().manual_seed(7)\nt = Task(seed=3)\nr = random.Random(0)\n"
+    assert len(literal_seeds(bad)) == 4
+    ok = "torch.manual_seed(rt.seed + 1)\ng = rt.generator(7)\nt = Task(seed=seed + 1000)\nr = random.Random(rt.seed)\n"
+    assert literal_seeds(ok) == []
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name != "exercises"], ids=lambda p: p.name)
+def test_no_hard_coded_seed(path):
+    """XF_SEED=n must move every seed of a notebook: each one is derived from ``rt.seed`` (runtime.setup)."""
+    nb = load(path)
+    code_cells = [(i, src(c)) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    assert "runtime.setup()" in code_cells[0][1], f"{path.name}: the setup cell must call runtime.setup() (XF_SEED)"
+    for i, code in code_cells:
+        hits = literal_seeds(code)
+        assert not hits, f"{path.name} cell {i} hard-codes a seed: {hits}; derive it from rt.seed (XF_SEED)"
