@@ -183,13 +183,26 @@ def literal_seeds(code: str) -> list[str]:
         for kw in node.keywords:
             if kw.arg in ("seed", "random_state") and isinstance(kw.value, ast.Constant):
                 found.append(ast.unparse(node))
+    for node in ast.walk(ast.parse(code)):  # seed = 3, seeds = [0, 1, 2], seeds = rt.pick(ci=[0, 1], full=[...])
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name)
+            and t.id.lower().endswith(("seed", "seeds"))
+            and not t.id.lower().startswith(("n_", "num_"))  # N_SEEDS = 20 is a count
+            for t in node.targets
+        ):
+            values = [node.value] if isinstance(node.value, ast.Constant) else []
+            values += [e for sub in ast.walk(node.value) if isinstance(sub, (ast.List, ast.Tuple)) for e in sub.elts]
+            if any(isinstance(v, ast.Constant) and isinstance(v.value, int) for v in values):
+                found.append(ast.unparse(node))
     return found
 
 
 def test_literal_seed_detector_catches_what_it_should():
     bad = "torch.manual_seed(0)\ng = torch.Generator().manual_seed(7)\nt = Task(seed=3)\nr = random.Random(0)\n"
-    assert len(literal_seeds(bad)) == 4
+    bad += "seeds = rt.pick(ci=[0, 1, 2], full=list(range(10)))\nEVAL_SEED = 99\n"
+    assert len(literal_seeds(bad)) == 6
     ok = "torch.manual_seed(rt.seed + 1)\ng = rt.generator(7)\nt = Task(seed=seed + 1000)\nr = random.Random(rt.seed)\n"
+    ok += "seeds = rt.seeds(rt.pick(ci=3, full=10))\nN_SEEDS = 20\n"
     assert literal_seeds(ok) == []
 
 
