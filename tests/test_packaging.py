@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tomllib
@@ -89,8 +90,10 @@ def make_dry_run(*args: str) -> list[str]:
     """The commands `make` would run, without running them (and without (re)installing the venv)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    cmd = ["make", "-n", "-o", ".venv/.installed", "VENV=.venv", *args]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    cmd = ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "VENV=.venv", *args]
+    # Under `make test` this is a nested make: drop what the outer make passes down (its flags and level).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     return result.stdout.splitlines()
 
 
