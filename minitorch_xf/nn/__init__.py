@@ -17,6 +17,7 @@ from .ffn import FeedForward
 from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, TransformerStack, count_parameters
 from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
+from .relative import RelativeAttention, relative_attention, toeplitz
 
 __all__ = [
     "Decoder",
@@ -29,6 +30,7 @@ __all__ = [
     "MacaronBlock",
     "MultiHeadAttention",
     "RMSNorm",
+    "RelativeAttention",
     "RotaryEmbedding",
     "SinusoidalPositionalEncoding",
     "TransformerBlock",
@@ -39,8 +41,10 @@ __all__ = [
     "layer_norm",
     "make_norm",
     "padding_mask",
+    "relative_attention",
     "rms_norm",
     "scaled_dot_product_attention",
     "sinusoidal_table",
     "softmax",
+    "toeplitz",
 ]
