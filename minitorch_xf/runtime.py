@@ -97,10 +97,16 @@ def record_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _non_negative_int(name: str, value) -> int:
+    """``value`` is a non-negative int (not a bool); ValueError naming ``name`` otherwise."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name}={value!r} must be a non-negative int")
+    return value
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU ``torch.Generator`` seeded the same way."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    _non_negative_int("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 -- seeds the legacy global RNG that user code may still call
     torch.manual_seed(seed)
@@ -110,9 +116,7 @@ def seed_everything(seed: int) -> torch.Generator:
 def seed_from_env(seed: int | None = None) -> int:
     """The run's seed: the argument, else ``$XF_SEED``, else 0; a non-negative int either way."""
     if seed is not None:
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed={seed!r} must be a non-negative int")
-        return seed
+        return _non_negative_int("seed", seed)
     value = os.environ.get("XF_SEED", "").strip()
     if not value:
         return 0
@@ -147,9 +151,7 @@ class Runtime:
 
     def generator(self, offset: int = 0) -> torch.Generator:
         """A CPU ``torch.Generator`` seeded with ``rt.seed + offset``: a separate, reproducible stream per use."""
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise ValueError(f"offset={offset!r} must be a non-negative int")
-        return torch.Generator().manual_seed(self.seed + offset)
+        return torch.Generator().manual_seed(self.seed + _non_negative_int("offset", offset))
 
     def __str__(self) -> str:
         return f"device={self.device.type} profile={self.profile} seed={self.seed} torch={torch.__version__}"
