@@ -14,6 +14,7 @@ from .cot import (
     score_output,
     training_batch,
 )
+from .icl_regression import pair_tokens
 from .positions import even_token, position_identification
 from .regression import LinearRegressionTask, interleave, least_squares_predictions
 
@@ -32,6 +33,7 @@ __all__ = [
     "even_token",
     "interleave",
     "least_squares_predictions",
+    "pair_tokens",
     "position_identification",
     "score_output",
     "training_batch",
