@@ -1,6 +1,6 @@
 """Constructions, closed forms and analytic baselines, one module per chapter:
-ode (2), energy (3), looped (4), universality (5)."""
+ode (2), energy (3), looped (4), universality (5), att_svm (10)."""
 
-from . import energy, looped, ode, universality
+from . import att_svm, energy, looped, ode, universality
 
-__all__ = ["energy", "looped", "ode", "universality"]
+__all__ = ["att_svm", "energy", "looped", "ode", "universality"]
