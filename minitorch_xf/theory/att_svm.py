@@ -41,11 +41,13 @@ __all__ = [
     "direction_correlation",
     "logistic_loss",
     "loss_grad",
+    "loss_grad_direction",
     "make_token_data",
     "optimal_tokens",
     "selected_tokens",
     "support_tokens",
     "svm_constraints",
+    "svm_feasible",
     "token_scores",
     "train_kq",
     "train_w",
@@ -205,15 +207,39 @@ def loss_grad(x, y, z, w, v) -> torch.Tensor:
     return g_rows.transpose(-2, -1) @ z / x.shape[-3]  # (..., d, d): sum_i g_i z_i^T / n
 
 
+def loss_grad_direction(x, y, z, w, v) -> torch.Tensor:
+    r"""$\nabla_W\mathcal L / \lVert\nabla_W\mathcal L\rVert_F$ in the log domain, so that it survives saturation.
+
+    Once the attention is nearly one-hot, every term of :func:`loss_grad` carries a product $s_{it} s_{ij}$ of a
+    softmax weight and another, and past logit gaps of ~700 these underflow to 0 in float64: the gradient, and with it
+    normalized GD, stops. The direction does not depend on a common factor, so we form each product as
+    $\exp(\log s_{it} + \log s_{ij} - m)$ with $m$ the largest such log-product of the problem ($t \ne j$), which
+    rescales the whole gradient by $e^{-m}$ and keeps it representable. -> (..., d, d), unit Frobenius norm.
+    """
+    _check_data(x, y=y, z=z, v=v, w=w)
+    logits = (x @ (w.unsqueeze(-3) @ z.unsqueeze(-1))).squeeze(-1)  # (..., n, T)
+    log_s = torch.log_softmax(logits, dim=-1)
+    values = (x @ v.unsqueeze(-2).unsqueeze(-1)).squeeze(-1)  # (..., n, T): v^T x_it
+    f = (log_s.exp() * values).sum(-1)  # (..., n)
+    dl_df = -torch.sigmoid(-y * f) * y  # (..., n)
+    t = x.shape[-2]
+    off_diag = ~torch.eye(t, dtype=torch.bool, device=x.device)  # (T, T): the t = j terms have a zero gap
+    log_pair = log_s.unsqueeze(-1) + log_s.unsqueeze(-2)  # (..., n, T, T): log(s_t s_j)
+    log_pair = log_pair.masked_fill(~off_diag, -torch.inf)
+    m = log_pair.flatten(-3).amax(-1)[..., None, None, None]  # (..., 1, 1, 1): one scale per problem
+    gaps = values.unsqueeze(-1) - values.unsqueeze(-2)  # (..., n, T, T)
+    ds = ((log_pair - m).exp() * gaps).sum(-1)  # (..., n, T): e^{-m} (diag(s) - s s^T) X v
+    g_rows = (ds.unsqueeze(-1) * x).sum(-2) * dl_df.unsqueeze(-1)  # (..., n, d)
+    return _normalized(g_rows.transpose(-2, -1) @ z)  # (..., d, d)
+
+
 # ---------------------------------------------------------------------------------------------------- training
 
 
 def _normalized(g: torch.Tensor) -> torch.Tensor:
-    """g / ||g||_F per problem (the last two dims). A gradient that underflowed (norm below 1e-250 in float64,
-    1e-30 in float32: the attention has saturated) gives a zero step instead of amplified rounding noise."""
+    """g / ||g||_F per problem (the last two dims); a zero gradient (a stationary point) gives a zero step."""
     norm = g.flatten(-2).norm(dim=-1)[..., None, None]  # (..., 1, 1)
-    floor = 1e-250 if g.dtype == torch.float64 else 1e-30
-    return torch.where(norm > floor, g / norm.clamp_min(floor), torch.zeros_like(g))
+    return torch.where(norm > 0, g / norm.clamp_min(torch.finfo(g.dtype).tiny), torch.zeros_like(g))
 
 
 def _record_steps(n_steps: int, n_records: int) -> list[int]:
@@ -258,7 +284,7 @@ def train_w(
             path.append(w.clone())
             losses.append(logistic_loss(x, y, z, w, v))
         if k < n_steps:
-            w = w - lr * _normalized(loss_grad(x, y, z, w, v))
+            w = w - lr * loss_grad_direction(x, y, z, w, v)
     return TrainResult(w, torch.tensor(steps), torch.stack(path), torch.stack(losses))
 
 
@@ -298,7 +324,7 @@ def train_kq(
             path.append(w.clone())
             losses.append(logistic_loss(x, y, z, w, v))
         if k < n_steps:
-            g = loss_grad(x, y, z, w, v)  # (..., d, d)
+            g = loss_grad_direction(x, y, z, w, v)  # (..., d, d): a positive multiple of the gradient
             g_k, g_q = g @ q_f, g.transpose(-2, -1) @ k_f  # (..., d, m) each
             k_f, q_f = k_f - lr * _normalized(g_k), q_f - lr * _normalized(g_q)
     w = k_f @ q_f.transpose(-2, -1)
@@ -359,7 +385,7 @@ def _feasible_point(a: np.ndarray) -> np.ndarray:
     bounds = [(-1.0, 1.0)] * n_var + [(None, 1.0)]
     res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(n_con), bounds=bounds, method="highs")
     if res.status != 0 or res.x[-1] <= 1e-9:
-        margin = float(res.x[-1]) if res.x is not None else float("nan")
+        margin = float(res.x[-1]) + 0.0 if res.x is not None else float("nan")  # + 0.0: no "-0"
         raise AttSVMInfeasibleError(
             f"the Att-SVM is infeasible: no W separates the chosen tokens from the others (best margin with "
             f"|W_kl| <= 1 is {margin:.3g}; {n_con} constraints, {n_var} unknowns). Typical causes: a non-selected "
@@ -369,8 +395,22 @@ def _feasible_point(a: np.ndarray) -> np.ndarray:
     return res.x[:-1] / res.x[-1]
 
 
+def svm_feasible(x: torch.Tensor, z: torch.Tensor, opt: torch.Tensor) -> bool:
+    r"""Whether some $W$ meets every Att-SVM constraint (a linear program; no QP is solved).
+
+    For generic data it is feasible whenever $d \ge \max(n, T-1)$ (Tarzanagh et al., 2023: over-parameterization
+    makes the SVM feasible). x (n, T, d), z (n, d), opt (n,).
+    """
+    a = svm_constraints(x, z, opt).detach().cpu().double().numpy()
+    try:
+        _feasible_point(a)
+    except AttSVMInfeasibleError:
+        return False
+    return True
+
+
 def att_svm(
-    x: torch.Tensor, z: torch.Tensor, opt: torch.Tensor, norm: str = "fro", tol: float = 1e-10, max_iter: int = 500
+    x: torch.Tensor, z: torch.Tensor, opt: torch.Tensor, norm: str = "fro", tol: float = 1e-8, max_iter: int = 500
 ) -> torch.Tensor:
     r"""$W^{\mathrm{mm}} = \arg\min \lVert W\rVert$ s.t. $(x_{i\,\mathrm{opt}_i} - x_{it})^\top W z_i \ge 1$ (Att-SVM).
 

@@ -19,11 +19,13 @@ from minitorch_xf.theory.att_svm import (
     direction_correlation,
     logistic_loss,
     loss_grad,
+    loss_grad_direction,
     make_token_data,
     optimal_tokens,
     selected_tokens,
     support_tokens,
     svm_constraints,
+    svm_feasible,
     token_scores,
     train_kq,
     train_w,
@@ -88,7 +90,7 @@ def test_gradcheck_loss():
     assert torch.autograd.gradcheck(lambda m: logistic_loss(x, y, z, m, v), (w,))
 
 
-def _decimal_grad(x, y, z, w, v, digits: int = 80) -> np.ndarray:
+def _decimal_grad_exact(x, y, z, w, v, digits: int = 80) -> list[list[Decimal]]:
     """The loss gradient in 80-digit Decimal arithmetic, by a plain loop (no cancellation issues)."""
     getcontext().prec = digits
     n, t, d = x.shape
@@ -111,7 +113,16 @@ def _decimal_grad(x, y, z, w, v, digits: int = 80) -> np.ndarray:
             for b in range(d):
                 dfdw = sum(s[j] * (vals[j] - f) * dec[i][j][a] for j in range(t)) * zd[i][b]
                 grad[a][b] += dl_df * dfdw / n
-    return np.array([[float(g) for g in row] for row in grad])
+    return grad
+
+
+def _decimal_grad(x, y, z, w, v) -> np.ndarray:
+    return np.array([[float(g) for g in row] for row in _decimal_grad_exact(x, y, z, w, v)])
+
+
+def _decimal_direction(grad: list[list[Decimal]]) -> np.ndarray:
+    norm = sum(g * g for row in grad for g in row).sqrt()
+    return np.array([[float(g / norm) for g in row] for row in grad])
 
 
 def test_loss_grad_stays_accurate_when_attention_saturates():
@@ -123,6 +134,26 @@ def test_loss_grad_stays_accurate_when_attention_saturates():
     got = loss_grad(x, y, z, w, v).numpy()
     assert 0 < np.abs(ref).max() < 1e-15
     np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_gradient_direction_is_the_normalized_gradient(seed):
+    x, y, z, v = _data(seed)
+    w = torch.randn(6, 6, generator=torch.Generator().manual_seed(seed + 20), dtype=F64)
+    g = loss_grad(x, y, z, w, v)
+    torch.testing.assert_close(loss_grad_direction(x, y, z, w, v), g / g.norm())
+
+
+def test_gradient_direction_survives_where_the_gradient_underflows():
+    # W = 1000 W_mm: logit gaps >= 1000, softmax weights ~e^-1000 = 0 in float64, so loss_grad is exactly zero;
+    # the 80-digit Decimal gradient still has a direction, and loss_grad_direction must match it
+    x, y, z, v = _data(5, n=2, t=3, d=3)
+    w = 1000.0 * att_svm(x, z, optimal_tokens(x, y, v))
+    assert float(loss_grad(x, y, z, w, v).abs().max()) == 0.0
+    exact = _decimal_grad_exact(x, y, z, w, v, digits=1000)  # v_sel - f ~ e^-1000 cancels ~435 leading digits
+    assert all(float(g) == 0.0 for row in exact for g in row)  # the true gradient is below float64's range
+    ref_dir = _decimal_direction(exact)
+    np.testing.assert_allclose(loss_grad_direction(x, y, z, w, v).numpy(), ref_dir, atol=1e-8)
 
 
 def test_normalized_gd_takes_steps_of_length_lr_and_lowers_the_loss():
@@ -251,6 +282,18 @@ def test_duplicate_token_makes_the_svm_infeasible():
     x = x.clone()
     x[0, other] = x[0, opt[0]]  # (x_opt - x_other)^T W z = 0 < 1 for every W
     with pytest.raises(AttSVMInfeasibleError, match="infeasible"):
+        att_svm(x, z, opt)
+
+
+def test_feasibility_matches_the_solver_and_overparameterization():
+    # d >= max(n, T - 1): feasible for generic data; the solver and the feasibility test agree either way
+    for d, expected in ((7, True), (10, True)):
+        x, y, z, v = _data(d, n=6, t=8, d=d)
+        assert svm_feasible(x, z, optimal_tokens(x, y, v)) is expected
+    x, y, z, v = _data(0, n=12, t=8, d=2)  # 84 constraints, 4 unknowns
+    opt = optimal_tokens(x, y, v)
+    assert svm_feasible(x, z, opt) is False
+    with pytest.raises(AttSVMInfeasibleError):
         att_svm(x, z, opt)
 
 
