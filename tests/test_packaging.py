@@ -29,6 +29,7 @@ COLAB = {
         "matplotlib": "3.10.0",
         "tqdm": "4.67.1",
         "ipywidgets": "7.7.1",
+        "scipy": "1.16.1",
     },
     "2026-08-19": {
         "python": "3.13.15",
@@ -37,6 +38,7 @@ COLAB = {
         "matplotlib": "3.10.0",
         "tqdm": "4.67.3",
         "ipywidgets": "7.7.1",
+        "scipy": "1.16.3",
     },
 }
 
