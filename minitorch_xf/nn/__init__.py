@@ -14,6 +14,7 @@ from .attention import (
 )
 from .blocks import MacaronBlock, TransformerBlock, make_norm
 from .ffn import FeedForward
+from .hyla import HypernetworkAttention, HypernetworkTransformer
 from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, TransformerStack, count_parameters
 from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
@@ -23,6 +24,8 @@ __all__ = [
     "Decoder",
     "Encoder",
     "FeedForward",
+    "HypernetworkAttention",
+    "HypernetworkTransformer",
     "LayerNorm",
     "LearnedPositionalEmbedding",
     "LoRALinear",

@@ -14,9 +14,11 @@ from .cot import (
     score_output,
     training_batch,
 )
+from .fuzzy_logic import FuzzyLogicTask
 from .icl_regression import pair_tokens
 from .positions import even_token, position_identification
 from .regression import LinearRegressionTask, interleave, least_squares_predictions
+from .sraven import SRavenTask
 
 __all__ = [
     "ArithmeticTask",
@@ -25,9 +27,11 @@ __all__ = [
     "EditDistanceTask",
     "EquationsTask",
     "Example",
+    "FuzzyLogicTask",
     "LISTask",
     "LinearRegressionTask",
     "ParityTask",
+    "SRavenTask",
     "Tokenizer",
     "evaluate",
     "even_token",
