@@ -24,6 +24,7 @@ from minitorch_xf.tasks import (
     ParityTask,
     Tokenizer,
     evaluate,
+    exact_match,
     interleave,
     least_squares_predictions,
     training_batch,
@@ -125,6 +126,7 @@ COT_BAD = [
     Bad("Edit m=0", lambda: EditDistanceTask(m=0), ValueError, r"m=0"),
     Bad("Edit n_letters=27", lambda: EditDistanceTask(n_letters=27), ValueError, r"n_letters=27"),
     Bad("Parity n=0", lambda: ParityTask(n=0), ValueError, r"n=0"),
+    Bad("Parity scratchpad unknown", lambda: ParityTask(scratchpad="bits"), ValueError, r"scratchpad=.bits."),
     Bad("Parity examples n=0", lambda: ParityTask().examples(0, seed=0), ValueError, r"n=0"),
     Bad("Parity examples seed<0", lambda: ParityTask().examples(2, seed=-1), ValueError, r"seed=-1"),
     Bad(
@@ -157,6 +159,18 @@ COT_BAD = [
         r"cot must be a bool",
     ),
     Bad("training_batch empty", lambda: training_batch([], COT_TOK, cot=True), ValueError, r"examples is empty"),
+    Bad(
+        "exact_match model",
+        lambda: exact_match(object(), ParityTask(n=3).examples(2, seed=0), COT_TOK, True),
+        TypeError,
+        r"model must",
+    ),
+    Bad(
+        "exact_match examples empty",
+        lambda: exact_match(decoder(len(COT_TOK)), [], COT_TOK, True),
+        ValueError,
+        r"examples is empty",
+    ),
     Bad(
         "evaluate model",
         lambda: evaluate(object(), ParityTask(n=3).examples(2, seed=0), COT_TOK, True),
