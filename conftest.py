@@ -163,8 +163,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# nbval waits only 5 s for a cell's output messages once the kernel has replied; on a loaded machine (or a slow
+# laptop) the output can lag that long and a healthy notebook fails with "Timeout ... waiting for output".
+NBVAL_OUTPUT_TIMEOUT_S = 60
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``gpu`` need CUDA: skip them, with the reason, on machines without it."""
+    """Give nbval cells a longer output timeout; tests marked ``gpu`` need CUDA: skip them, with the reason,
+    on machines without it."""
+    for item in items:
+        if hasattr(item, "output_timeout"):  # nbval's IPyNbCell
+            item.output_timeout = NBVAL_OUTPUT_TIMEOUT_S
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:
         return

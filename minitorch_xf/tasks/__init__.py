@@ -11,6 +11,7 @@ from .cot import (
     ParityTask,
     Tokenizer,
     evaluate,
+    exact_match,
     score_output,
     training_batch,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Tokenizer",
     "evaluate",
     "even_token",
+    "exact_match",
     "interleave",
     "least_squares_predictions",
     "pair_tokens",

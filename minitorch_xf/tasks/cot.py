@@ -44,6 +44,7 @@ __all__ = [
     "ParityTask",
     "Tokenizer",
     "evaluate",
+    "exact_match",
     "is_prime",
     "score_output",
     "training_batch",
@@ -313,26 +314,40 @@ class EditDistanceTask(_Task):
 
 @dataclass
 class ParityTask(_Task):
-    r"""Parity of ``n`` bits. CoT: the running parity $p_i = b_1 \oplus \dots \oplus b_i$ after each bit
-    ($i < n$, one token per step); the answer is $p_n$ (a scratchpad, as in Anil et al., 2022)."""
+    r"""Parity of ``n`` bits $b_1 \dots b_n$; the answer is $p_n = b_1 \oplus \dots \oplus b_n$ ($p_0 = 0$).
+
+    Two scratchpads, one token per step:
+
+    - ``scratchpad="running"``: the running parities $p_1 \dots p_{n-1}$ (Anil et al., 2022). Each step is the
+      XOR of the previous step and a bit of the prompt.
+    - ``scratchpad="paired"``: step $i$ is the pair token $p_{i-1} b_i$ (one of ``00 01 10 11``): the state of
+      the parity automaton next to the symbol it reads. Each step copies a bit of the prompt and reads
+      $p_{i-1} = $ XOR of the previous pair token, a function of one token; no step computes an XOR of two
+      tokens. The answer is the XOR of the last pair.
+    """
 
     n: int = 20
+    scratchpad: str = "running"
     step_sep = False
 
     def __post_init__(self):
         check_positive("n", self.n)
+        check_choice("scratchpad", self.scratchpad, ("running", "paired"))
 
     def tokens(self) -> list[str]:
-        return ["0", "1"]
+        return ["0", "1"] if self.scratchpad == "running" else ["0", "1", "00", "01", "10", "11"]
 
     def sample(self, rng: random.Random) -> Example:
         _check_rng(rng)
         bits = [rng.randrange(2) for _ in range(self.n)]
-        run, acc = [], 0
+        states = [0]  # p_0, p_1, ..., p_n
         for b in bits:
-            acc ^= b
-            run.append(acc)
-        return self._example([str(b) for b in bits], [[str(v)] for v in run[:-1]], [str(run[-1])])
+            states.append(states[-1] ^ b)
+        if self.scratchpad == "running":
+            steps = [[str(v)] for v in states[1:-1]]
+        else:
+            steps = [[f"{p}{b}"] for p, b in zip(states[:-1], bits, strict=True)]
+        return self._example([str(b) for b in bits], steps, [str(states[-1])])
 
 
 def _mod3_automaton():
@@ -505,3 +520,21 @@ def evaluate(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: bool
             n_correct += ok
             reasons[why] += 1
     return {"accuracy": n_correct / len(examples), "n": len(examples), "reasons": reasons}
+
+
+@torch.no_grad()
+def exact_match(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: bool) -> float:
+    """Fraction of examples whose whole written part (CoT, answer, ``<eos>``) is the argmax at every position
+    under teacher forcing.
+
+    One forward pass instead of one per generated token: a cheap early-stopping test. An example passes exactly
+    when greedy decoding from its query writes the target sequence, so ``exact_match <= evaluate(...)["accuracy"]``.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be an nn.Module (a Decoder), got {type(model).__name__}")
+    inputs, targets = training_batch(examples, tokenizer, cot)  # (b, L-1) each, -100 where not scored
+    device = next(model.parameters()).device
+    predicted = model(inputs.to(device)).argmax(-1).cpu()  # (b, L-1)
+    scored = targets != -100
+    ok = ((predicted == targets) | ~scored).all(dim=1)  # (b,)
+    return ok.float().mean().item()

@@ -7,12 +7,28 @@ Each entry of ``BAD`` is a bad call that must raise up front with a message nami
 from __future__ import annotations
 
 import math
+import random
 
 import torch
 from bad_calls import Bad, Handled, r, walker_tests
 
 from minitorch_xf.nn import Decoder, Encoder
-from minitorch_xf.tasks import DigitTask, LinearRegressionTask, interleave, least_squares_predictions
+from minitorch_xf.tasks import (
+    ArithmeticTask,
+    AutomatonTask,
+    DigitTask,
+    EditDistanceTask,
+    EquationsTask,
+    LinearRegressionTask,
+    LISTask,
+    ParityTask,
+    Tokenizer,
+    evaluate,
+    exact_match,
+    interleave,
+    least_squares_predictions,
+    training_batch,
+)
 
 NAN, INF = math.nan, math.inf
 
@@ -93,6 +109,99 @@ HANDLED = [
     # a single point has no examples before it: the prediction is 0
     Handled("least_squares one point", lambda: least_squares_predictions(r(2, 1, 4), r(2, 1)), _one_point),
 ]
+
+
+COT_TOK = Tokenizer(ParityTask(n=3).vocabulary())
+COT_BAD = [
+    Bad("Arithmetic p=1", lambda: ArithmeticTask(p=1), ValueError, r"p=1"),
+    Bad("Arithmetic p float", lambda: ArithmeticTask(p=5.0), TypeError, r"p must be an int"),
+    Bad("Arithmetic n_ops=0", lambda: ArithmeticTask(n_ops=0), ValueError, r"n_ops=0"),
+    Bad("Arithmetic unknown operator", lambda: ArithmeticTask(ops=("+", "/")), ValueError, r"operator='/'"),
+    Bad("Arithmetic ops string", lambda: ArithmeticTask(ops="+-"), ValueError, r"ops='\+-'"),
+    Bad("Arithmetic sample rng", lambda: ArithmeticTask().sample(3), TypeError, r"rng must be a random.Random"),
+    Bad("Equations p not prime", lambda: EquationsTask(p=6), ValueError, r"p=6 is not prime"),
+    Bad("Equations n_vars=0", lambda: EquationsTask(n_vars=0), ValueError, r"n_vars=0"),
+    Bad("LIS n=0", lambda: LISTask(n=0), ValueError, r"n=0"),
+    Bad("LIS n_values=-1", lambda: LISTask(n_values=-1), ValueError, r"n_values=-1"),
+    Bad("Edit m=0", lambda: EditDistanceTask(m=0), ValueError, r"m=0"),
+    Bad("Edit n_letters=27", lambda: EditDistanceTask(n_letters=27), ValueError, r"n_letters=27"),
+    Bad("Parity n=0", lambda: ParityTask(n=0), ValueError, r"n=0"),
+    Bad("Parity scratchpad unknown", lambda: ParityTask(scratchpad="bits"), ValueError, r"scratchpad=.bits."),
+    Bad("Parity examples n=0", lambda: ParityTask().examples(0, seed=0), ValueError, r"n=0"),
+    Bad("Parity examples seed<0", lambda: ParityTask().examples(2, seed=-1), ValueError, r"seed=-1"),
+    Bad(
+        "Automaton missing move",
+        lambda: AutomatonTask(transitions={"a": {"0": "a"}, "b": {"1": "a"}}),
+        ValueError,
+        r"every state",
+    ),
+    Bad(
+        "Automaton unknown target",
+        lambda: AutomatonTask(transitions={"a": {"0": "z"}}),
+        ValueError,
+        r"'z' is not a state",
+    ),
+    Bad("Automaton start", lambda: AutomatonTask(start="q9"), ValueError, r"start='q9'"),
+    Bad("Automaton accept", lambda: AutomatonTask(accept=("q7",)), ValueError, r"accept state='q7'"),
+    Bad("Tokenizer no pad", lambda: Tokenizer(["a", "b"]), ValueError, r"must start with '<pad>'"),
+    Bad("Tokenizer duplicates", lambda: Tokenizer(["<pad>", "a", "a"]), ValueError, r"duplicate tokens \['a'\]"),
+    Bad("Tokenizer encode string", lambda: COT_TOK.encode("0 1"), TypeError, r"the string '0 1'"),
+    Bad(
+        "Tokenizer unknown token", lambda: COT_TOK.encode(["0", "7"]), ValueError, r"\['7'\] are not in the vocabulary"
+    ),
+    Bad("Tokenizer decode id", lambda: COT_TOK.decode([0, 99]), ValueError, r"ids \[99\]"),
+    Bad("Tokenizer pad short", lambda: COT_TOK.pad([[1, 2, 3]], length=2), ValueError, r"length=2"),
+    Bad("Tokenizer pad empty", lambda: COT_TOK.pad([]), ValueError, r"seqs is empty"),
+    Bad(
+        "training_batch cot",
+        lambda: training_batch(ParityTask(n=3).examples(2, seed=0), COT_TOK, cot=1),
+        TypeError,
+        r"cot must be a bool",
+    ),
+    Bad("training_batch empty", lambda: training_batch([], COT_TOK, cot=True), ValueError, r"examples is empty"),
+    Bad(
+        "exact_match model",
+        lambda: exact_match(object(), ParityTask(n=3).examples(2, seed=0), COT_TOK, True),
+        TypeError,
+        r"model must",
+    ),
+    Bad(
+        "exact_match examples empty",
+        lambda: exact_match(decoder(len(COT_TOK)), [], COT_TOK, True),
+        ValueError,
+        r"examples is empty",
+    ),
+    Bad(
+        "evaluate model",
+        lambda: evaluate(object(), ParityTask(n=3).examples(2, seed=0), COT_TOK, True),
+        TypeError,
+        r"model must",
+    ),
+    Bad("evaluate empty", lambda: evaluate(decoder(len(COT_TOK)), [], COT_TOK, True), ValueError, r"examples is empty"),
+    Bad(
+        "evaluate max_new",
+        lambda: evaluate(decoder(len(COT_TOK)), ParityTask(n=3).examples(2, seed=0), COT_TOK, True, max_new=0),
+        ValueError,
+        r"max_new=0",
+    ),
+]
+COT_HANDLED = [
+    Handled(
+        "Arithmetic p=2 one operator",
+        lambda: ArithmeticTask(p=2, n_ops=1).sample(random.Random(0)),
+        lambda ex: ex.steps == [],
+    ),
+    Handled(
+        "Equations p=2", lambda: EquationsTask(p=2, n_vars=1).sample(random.Random(0)), lambda ex: ex.answer == ["1"]
+    ),
+    Handled(
+        "evaluate untrained decoder",
+        lambda: evaluate(decoder(len(COT_TOK)), ParityTask(n=3).examples(5, seed=0), COT_TOK, True),
+        lambda res: res["n"] == 5 and sum(res["reasons"].values()) == 5,
+    ),
+]
+BAD += COT_BAD
+HANDLED += COT_HANDLED
 
 
 test_bad_call_raises_naming_the_argument, test_odd_but_valid_call_is_handled, test_ids_are_unique = walker_tests(

@@ -21,6 +21,7 @@ from minitorch_xf.tasks import (
     ParityTask,
     Tokenizer,
     evaluate,
+    exact_match,
     score_output,
     training_batch,
 )
@@ -155,6 +156,20 @@ def test_parity_every_string():
         assert steps[-1] == sum(bits) % 2
 
 
+def test_parity_paired_scratchpad():
+    task = ParityTask(n=6, scratchpad="paired")
+    assert set(task.vocabulary()) >= {"00", "01", "10", "11"}
+    rng = random.Random(1)
+    for _ in range(200):
+        ex = task.sample(rng)
+        bits = [int(t) for t in ex.prompt]
+        # step i pairs the parity of the first i-1 bits (a sum mod 2) with bit i
+        assert [s[0] for s in ex.steps] == [f"{sum(bits[:i]) % 2}{bits[i]}" for i in range(6)]
+        assert ex.answer == [str(sum(bits) % 2)]
+        last = ex.steps[-1][0]
+        assert ex.answer == [str(int(last[0]) ^ int(last[1]))]
+
+
 def test_automaton_default_accepts_multiples_of_three():
     task = AutomatonTask(n=5)
     rng = random.Random(0)
@@ -266,3 +281,27 @@ def test_evaluate_scores_correct_malformed_and_untrained_output():
     untrained = Decoder(len(tok), d_model=16, n_heads=2, n_layers=1, max_len=32)
     res = evaluate(untrained, exs, tok, cot=True)  # random output: scored, never a crash
     assert res["n"] == 30 and sum(res["reasons"].values()) == 30 and 0 <= res["accuracy"] <= 1
+
+
+def test_exact_match_is_greedy_decoding_reproducing_the_target():
+    task = ParityTask(n=4, scratchpad="paired")
+    tok = Tokenizer(task.vocabulary())
+    exs = task.examples(40, seed=3)
+    torch.manual_seed(0)
+    model = Decoder(len(tok), d_model=16, n_heads=2, n_layers=1, max_len=16, positions="rope")
+    rng = random.Random(0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(25):  # a partly trained model: right on some strings (about half), wrong on others
+        x, y = training_batch([task.sample(rng) for _ in range(32)], tok, True)
+        loss = torch.nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten(), ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    reproduced = 0
+    for ex in exs:  # the reference: greedy generation, compared token by token with the target
+        query, full = tok.encode(ex.query(True)), tok.encode(ex.sequence(True))
+        out = model.generate(torch.tensor([query]), len(full) - len(query))[0].tolist()
+        reproduced += out == full
+    assert 0 < reproduced < len(exs), "the test needs a model that is right on some strings only"
+    assert exact_match(model, exs, tok, True) == pytest.approx(reproduced / len(exs))
+    assert exact_match(model, exs, tok, True) <= evaluate(model, exs, tok, True)["accuracy"]
