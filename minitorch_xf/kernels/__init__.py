@@ -4,7 +4,7 @@ Importing this package never needs triton: without it every kernel falls back to
 warning that says so). See :mod:`minitorch_xf.kernels._backend` for when the kernels run and how.
 """
 
-from . import roofline
+from . import online, roofline
 from ._backend import BACKENDS, INTERPRET, MISSING, triton_reason
 from .flash_attention import attention_reference, flash_attention
 from .layernorm import layer_norm
@@ -25,6 +25,7 @@ __all__ = [
     "attention_reference",
     "flash_attention",
     "layer_norm",
+    "online",
     "roofline",
     "softmax",
     "triton_available",
