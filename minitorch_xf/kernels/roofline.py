@@ -24,6 +24,7 @@ __all__ = [
     "recorded_gpu_runs",
     "ridge_point",
     "row_op_bytes",
+    "summarize_run",
 ]
 
 
@@ -81,3 +82,28 @@ def recorded_gpu_runs(folder: str | Path) -> list[dict]:
                 raise ValueError(f"{path} is not a GPU benchmark record: it has no {key!r} entry")
         runs.append({**data, "path": str(path)})
     return runs
+
+
+def summarize_run(run: dict) -> list[dict]:
+    """One row per benchmark case of a GPU record, with the figures the chapter compares (no number is made up:
+    every value is read from the record, or derived from two values in it)."""
+    peaks = run.get("peaks", {})
+    rows = []
+    for r in run["results"]:
+        if r["op"] == "flash_attention":
+            peak = peaks.get(f"matmul_{r['dtype']}_TFLOPs")
+            rows.append({
+                "op": "flash_attention", "dtype": r["dtype"], "size": f"s={r['s']} d={r['d']}", "causal": r["causal"],
+                "ours": r["ours_fwd_TFLOPs"], "reference": r["sdpa_fwd_TFLOPs"], "unit": "TFLOP/s fwd",
+                "fraction_of_peak": r["ours_fwd_TFLOPs"] / peak if peak else None,
+                "speed_vs_reference": r["fwd_speed_vs_sdpa"], "reference_name": f"SDPA ({r['sdpa_backend']})",
+                "bwd_over_fwd": r["ours_bwd_TFLOPs"] / r["ours_fwd_TFLOPs"],
+            })  # fmt: skip
+        else:
+            rows.append({
+                "op": r["op"], "dtype": r["dtype"], "size": f"n={r['n']}", "causal": None,
+                "ours": r["ours_GBps"], "reference": r["torch_GBps"], "unit": "GB/s",
+                "fraction_of_peak": r["ours_fraction_of_copy"], "speed_vs_reference": r["speed_vs_torch"],
+                "reference_name": "torch", "bwd_over_fwd": None,
+            })  # fmt: skip
+    return rows

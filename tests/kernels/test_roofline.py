@@ -14,6 +14,7 @@ from minitorch_xf.kernels.roofline import (
     recorded_gpu_runs,
     ridge_point,
     row_op_bytes,
+    summarize_run,
 )
 
 pytestmark = pytest.mark.ch13
@@ -63,3 +64,17 @@ def test_recorded_runs_read_and_reject(tmp_path):
     (tmp_path / "gpu-y.json").write_text(json.dumps({"device": {}}))
     with pytest.raises(ValueError, match="no 'versions' entry"):
         recorded_gpu_runs(tmp_path)
+
+
+def test_summarize_run_reads_every_figure_from_the_record():
+    t = {"median_ms": 1.0, "p20_ms": 0.9, "p80_ms": 1.1, "reps": 5}
+    att = {"op": "flash_attention", "dtype": "float16", "s": 1024, "d": 64, "causal": True, "ours_fwd_TFLOPs": 100.0,
+           "sdpa_fwd_TFLOPs": 125.0, "ours_bwd_TFLOPs": 60.0, "fwd_speed_vs_sdpa": 0.8, "sdpa_backend": "FLASH",
+           "ours_fwd": t}  # fmt: skip
+    row = {"op": "softmax", "dtype": "float16", "n": 8192, "ours_GBps": 1500.0, "torch_GBps": 1400.0,
+           "ours_fraction_of_copy": 0.5, "speed_vs_torch": 1.07}  # fmt: skip
+    rows = summarize_run({"peaks": {"matmul_float16_TFLOPs": 500.0}, "results": [att, row]})
+    assert rows[0]["fraction_of_peak"] == pytest.approx(0.2) and rows[0]["bwd_over_fwd"] == pytest.approx(0.6)
+    assert rows[0]["reference_name"] == "SDPA (FLASH)" and rows[0]["causal"] is True
+    assert rows[1]["fraction_of_peak"] == 0.5 and rows[1]["unit"] == "GB/s" and rows[1]["size"] == "n=8192"
+    assert summarize_run({"results": [att]})[0]["fraction_of_peak"] is None  # no measured peak: no fraction
