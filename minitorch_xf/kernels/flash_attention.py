@@ -44,6 +44,7 @@ if triton is not None:
         head_dim,
         qk_scale,
         CAUSAL: tl.constexpr,
+        PRECISION: tl.constexpr,
         BLOCK_M: tl.constexpr,
         BLOCK_N: tl.constexpr,
         BLOCK_D: tl.constexpr,
@@ -75,7 +76,7 @@ if triton is not None:
                 mask=(cols[None, :] < t_len) & d_ok[:, None],
                 other=0.0,
             )  # (D, N)
-            x = tl.dot(q, kt) * qk_scale  # (M, N), base-2 logits
+            x = tl.dot(q, kt, input_precision=PRECISION) * qk_scale  # (M, N), base-2 logits
             valid = cols[None, :] < t_len
             if CAUSAL:
                 valid = valid & (cols[None, :] <= offs_m[:, None])
@@ -89,7 +90,7 @@ if triton is not None:
                 mask=(cols[:, None] < t_len) & d_ok[None, :],
                 other=0.0,
             )  # (N, D)
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
             m_i = m_new
         acc = acc / l_i[:, None]
         row_ok = offs_m < s_len
@@ -116,6 +117,7 @@ if triton is not None:
         qk_scale,
         scale,
         CAUSAL: tl.constexpr,
+        PRECISION: tl.constexpr,
         BLOCK_M: tl.constexpr,
         BLOCK_N: tl.constexpr,
         BLOCK_D: tl.constexpr,
@@ -143,14 +145,14 @@ if triton is not None:
             do = tl.load(do_ptr + q_off, mask=row_ok[:, None] & d_ok[None, :], other=0.0)
             lse = tl.load(lse_ptr + bh * s_len + rows, mask=row_ok, other=0.0)
             delta = tl.load(delta_ptr + bh * s_len + rows, mask=row_ok, other=0.0)
-            x = tl.dot(q, tl.trans(k)) * qk_scale  # (M, N)
+            x = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # (M, N)
             valid = row_ok[:, None] & (offs_n[None, :] < t_len)
             if CAUSAL:
                 valid = valid & (offs_n[None, :] <= rows[:, None])
             p = tl.where(valid, tl.exp2(x - lse[:, None]), 0.0)  # recomputed probabilities
-            dv += tl.dot(tl.trans(p.to(do.dtype)), do)
-            ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
-            dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
+            dv += tl.dot(tl.trans(p.to(do.dtype)), do, input_precision=PRECISION)
+            ds = p * (tl.dot(do, tl.trans(v), input_precision=PRECISION) - delta[:, None])
+            dk += tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=PRECISION)
         tl.store(dk_ptr + kv_off, (dk * scale).to(dk_ptr.dtype.element_ty), mask=kv_mask)
         tl.store(dv_ptr + kv_off, dv.to(dv_ptr.dtype.element_ty), mask=kv_mask)
 
@@ -169,6 +171,7 @@ if triton is not None:
         qk_scale,
         scale,
         CAUSAL: tl.constexpr,
+        PRECISION: tl.constexpr,
         BLOCK_M: tl.constexpr,
         BLOCK_N: tl.constexpr,
         BLOCK_D: tl.constexpr,
@@ -195,13 +198,13 @@ if triton is not None:
             kv_mask = (cols[:, None] < t_len) & d_ok[None, :]
             k = tl.load(k_ptr + kv_off, mask=kv_mask, other=0.0)  # (N, D)
             v = tl.load(v_ptr + kv_off, mask=kv_mask, other=0.0)
-            x = tl.dot(q, tl.trans(k)) * qk_scale  # (M, N)
+            x = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # (M, N)
             valid = row_ok[:, None] & (cols[None, :] < t_len)
             if CAUSAL:
                 valid = valid & (cols[None, :] <= offs_m[:, None])
             p = tl.where(valid, tl.exp2(x - lse[:, None]), 0.0)
-            ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
-            dq += tl.dot(ds.to(k.dtype), k)
+            ds = p * (tl.dot(do, tl.trans(v), input_precision=PRECISION) - delta[:, None])
+            dq += tl.dot(ds.to(k.dtype), k, input_precision=PRECISION)
         tl.store(dq_ptr + q_off, (dq * scale).to(dq_ptr.dtype.element_ty), mask=row_ok[:, None] & d_ok[None, :])
 
 
@@ -211,6 +214,11 @@ def _blocks(d: int) -> tuple[int, int, int, int]:
     if INTERPRET:
         return 32, 32, block_d, 4
     return (128, 64, block_d, 8) if block_d <= 64 else (64, 64, block_d, 4)
+
+
+def _precision(x: torch.Tensor) -> str:
+    """float32 products in full precision ("ieee"), not TF32: the kernel must match float32 attention."""
+    return "ieee" if x.dtype == torch.float32 else "tf32"
 
 
 class FlashAttentionFunction(torch.autograd.Function):
@@ -226,7 +234,21 @@ class FlashAttentionFunction(torch.autograd.Function):
         bm, bn, bd, warps = _blocks(d)
         grid = (triton.cdiv(s, bm), b * h)
         _attn_fwd[grid](
-            q, k, v, o, lse, s, t, d, scale * LOG2E, CAUSAL=causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps
+            q,
+            k,
+            v,
+            o,
+            lse,
+            s,
+            t,
+            d,
+            scale * LOG2E,
+            CAUSAL=causal,
+            PRECISION=_precision(q),
+            BLOCK_M=bm,
+            BLOCK_N=bn,
+            BLOCK_D=bd,
+            num_warps=warps,
         )
         ctx.save_for_backward(q, k, v, o, lse)
         ctx.causal, ctx.scale = causal, scale
@@ -241,7 +263,7 @@ class FlashAttentionFunction(torch.autograd.Function):
         delta = (do.float() * o.float()).sum(-1)  # (b, h, s): rowsum(dO ∘ O) = rowsum(P ∘ dP)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         bm, bn, bd, warps = _blocks(d)
-        common = dict(CAUSAL=ctx.causal, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps)
+        common = dict(CAUSAL=ctx.causal, PRECISION=_precision(q), BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps)
         qk_scale = ctx.scale * LOG2E
         _attn_bwd_dkdv[(triton.cdiv(t, bn), b * h)](
             q, k, v, do, lse, delta, dk, dv, s, t, d, qk_scale, ctx.scale, **common
