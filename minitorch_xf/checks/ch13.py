@@ -7,6 +7,8 @@ FLOP and byte counts taken from tensor shapes for the roofline.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from ._core import Checker
@@ -18,20 +20,31 @@ def _randint(c: Checker, lo: int, hi: int) -> int:
     return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
 
 
+def _kernel_device() -> str:
+    """Where a Triton kernel can take tensors: the CPU under the interpreter, else CUDA."""
+    interpreted = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+    return "cpu" if interpreted or not torch.cuda.is_available() else "cuda"
+
+
 def check_triton_softmax(triton_softmax, n_cases: int = 4, seed: int | None = None) -> None:
-    """``triton_softmax(x)``: x (m, n) float32 on the CPU (Triton's interpreter) -> softmax over the last dim."""
+    """``triton_softmax(x)``: x (m, n) float32 (on the CPU under Triton's interpreter, else on CUDA) -> softmax
+    over the last dim."""
     c = Checker("triton_softmax", seed)
+    device = _kernel_device()
+
+    def run(x):
+        out = c.call(triton_softmax, x.to(device))
+        return out.cpu() if isinstance(out, torch.Tensor) else out
+
     for i in range(n_cases):
         m, n = _randint(c, 1, 6), _randint(c, 1, 300)
         x = 4 * torch.randn(m, n, generator=c.generator)
-        c.close(
-            f"#{i} x{(m, n)} (n not a power of two: mask the tail)", torch.softmax(x, -1), c.call(triton_softmax, x)
-        )
+        c.close(f"#{i} x{(m, n)} (n not a power of two: mask the tail)", torch.softmax(x, -1), run(x))
     big = torch.tensor([[1000.0, 1001.0, 999.0], [-1000.0, -1001.0, -999.0]])
-    c.close("large logits (subtract the row max)", torch.softmax(big, -1), c.call(triton_softmax, big))
+    c.close("large logits (subtract the row max)", torch.softmax(big, -1), run(big))
     masked = torch.randn(3, 10, generator=c.generator)
     masked[:, 6:] = float("-inf")
-    c.close("-inf entries get probability 0", torch.softmax(masked, -1), c.call(triton_softmax, masked))
+    c.close("-inf entries get probability 0", torch.softmax(masked, -1), run(masked))
     c.done()
 
 
