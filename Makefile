@@ -8,7 +8,7 @@ BUILD_FLAGS := -W -n --keep-going
 ARGS   ?=
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 
-.PHONY: setup test test-fast book book-check lab reproduce exercises grade lint format clean
+.PHONY: setup test test-fast book book-check lab reproduce exercises grade lint format clean bench-gpu
 
 setup: $(VENV)/.installed            ## create .venv and install the pinned set (constraints.txt)
 
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[book,test,lab]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[book,test,lab,triton]"
 	touch $@
 
 test: setup                           ## lint, unit tests, notebooks under nbval, the book build (-W), the book in a browser
@@ -41,6 +41,9 @@ book-check: setup                     ## build the book without executing notebo
 	  _config.yml > _build/_config_noexec.yml
 	grep -q 'execute_notebooks: "off"' _build/_config_noexec.yml && grep -q 'xfbook: /' _build/_config_noexec.yml
 	$(JB) build . --config _build/_config_noexec.yml $(BUILD_FLAGS)
+
+bench-gpu: setup                      ## time the Triton kernels on a GPU (needs CUDA + triton); writes benchmarks/results/gpu-<device>.json
+	$(PY) benchmarks/gpu_kernels.py $(ARGS)
 
 lab: setup                            ## open JupyterLab (installed by setup, the [lab] extra): make lab ARGS="--no-browser"
 	$(VENV)/bin/jupyter lab $(ARGS)
