@@ -8,7 +8,7 @@ BUILD_FLAGS := -W -n --keep-going
 ARGS   ?=
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 
-.PHONY: setup test test-fast book book-check lab reproduce exercises grade lint format clean bench-gpu
+.PHONY: setup test test-fast book book-check lab reproduce exercises grade lint format clean bench-gpu bench
 
 setup: $(VENV)/.installed            ## create .venv and install the pinned set (constraints.txt)
 
@@ -41,6 +41,9 @@ book-check: setup                     ## build the book without executing notebo
 	  _config.yml > _build/_config_noexec.yml
 	grep -q 'execute_notebooks: "off"' _build/_config_noexec.yml && grep -q 'xfbook: /' _build/_config_noexec.yml
 	$(JB) build . --config _build/_config_noexec.yml $(BUILD_FLAGS)
+
+bench: setup                          ## CPU attention benchmark vs torch SDPA: prints ratios, writes benchmarks/results/*.json
+	$(PY) benchmarks/cpu_attention.py --causal --threads 2
 
 bench-gpu: setup                      ## time the Triton kernels on a GPU (needs CUDA + triton); writes benchmarks/results/gpu-<device>.json
 	$(PY) benchmarks/gpu_kernels.py $(ARGS)

@@ -15,10 +15,14 @@ from .attention import (
 from .blocks import MacaronBlock, TransformerBlock, make_norm
 from .ffn import FeedForward
 from .hyla import HypernetworkAttention, HypernetworkTransformer
+from .linear_attention import NormAttention, linear_attention, linear_attention_recurrent
+from .memory_efficient import memory_efficient_attention, set_attention_backend
+from .minimal import MinimalAttention, SequenceClassifier
 from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, TransformerStack, count_parameters
 from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
 from .relative import RelativeAttention, relative_attention, toeplitz
+from .scan_attention import attention_rnn, prefix_scan_attention, scan_combine
 
 __all__ = [
     "Decoder",
@@ -31,22 +35,32 @@ __all__ = [
     "LoRALinear",
     "LoopedTransformer",
     "MacaronBlock",
+    "MinimalAttention",
     "MultiHeadAttention",
+    "NormAttention",
     "RMSNorm",
     "RelativeAttention",
     "RotaryEmbedding",
+    "SequenceClassifier",
     "SinusoidalPositionalEncoding",
     "TransformerBlock",
     "TransformerStack",
+    "attention_rnn",
     "causal_mask",
     "chunked_attention",
     "count_parameters",
     "layer_norm",
+    "linear_attention",
+    "linear_attention_recurrent",
     "make_norm",
+    "memory_efficient_attention",
     "padding_mask",
+    "prefix_scan_attention",
     "relative_attention",
     "rms_norm",
     "scaled_dot_product_attention",
+    "scan_combine",
+    "set_attention_backend",
     "sinusoidal_table",
     "softmax",
     "toeplitz",

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .._validate import (
+    check_choice,
     check_divisible,
     check_flag,
     check_like_module,
@@ -30,7 +31,10 @@ from .._validate import (
 )
 from .positional import RotaryEmbedding
 
+ATTENTION_BACKENDS = ("reference", "memory_efficient", "sdpa")
+
 __all__ = [
+    "ATTENTION_BACKENDS",
     "MultiHeadAttention",
     "causal_mask",
     "chunked_attention",
@@ -195,7 +199,10 @@ def chunked_attention(
     un-normalised output $o$. A new block of scores $S$ updates them as
     $$ m' = \max(m, \max_j S_j),\quad \ell' = e^{m-m'}\ell + \sum_j e^{S_j - m'},\quad
        o' = e^{m-m'} o + \sum_j e^{S_j-m'} v_j, $$
-    and the output is $o/\ell$. Memory is O(chunk_size^2) per head for the scores, never O(s t).
+    and the output is $o/\ell$. Without gradients (``torch.no_grad()``) the scores take O(chunk_size^2) memory per
+    head instead of O(s t). Under autograd, however, every block's scores and probabilities are saved for the
+    backward pass, so training still stores O(s t) per head (measured: more than naive attention). For attention
+    whose backward fits in memory, see :func:`~minitorch_xf.nn.memory_efficient.memory_efficient_attention`.
 
     Args:
         q: (..., s, d), k: (..., t, d), v: (..., t, e).
@@ -267,12 +274,25 @@ class MultiHeadAttention(nn.Module):
         n_heads: number of heads h; each has d = m / h.
         bias: whether the four projections carry a bias.
         rope: an optional :class:`~minitorch_xf.nn.positional.RotaryEmbedding` of dim d applied to q and k.
+        backend: ``"reference"`` (:func:`scaled_dot_product_attention`), ``"memory_efficient"``
+            (:func:`~minitorch_xf.nn.memory_efficient.memory_efficient_attention`) or ``"sdpa"`` (torch's fused
+            kernel). All three compute the same function; the weights (``return_weights=True``) always come from
+            the reference, and ``"memory_efficient"`` takes no ``mask``. Settable later: ``attn.backend = "sdpa"``.
     """
 
-    def __init__(self, d_model: int, n_heads: int, bias: bool = True, rope: RotaryEmbedding | None = None):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        bias: bool = True,
+        rope: RotaryEmbedding | None = None,
+        backend: str = "reference",
+    ):
         super().__init__()
         check_divisible("d_model", d_model, "n_heads", n_heads)
         check_flag("bias", bias)
+        check_choice("backend", backend, ATTENTION_BACKENDS)
+        self.backend = backend
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
         if rope is not None and not isinstance(rope, RotaryEmbedding):
             raise TypeError(f"rope must be a RotaryEmbedding or None, got {type(rope).__name__}")
@@ -323,7 +343,13 @@ class MultiHeadAttention(nn.Module):
         v = self.split_heads(self.w_v(context))  # (b, h, t, d)
         if self.rope is not None:
             q, k = self.rope(q), self.rope(k)
-        attended = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=return_weights)
+        check_choice("backend", self.backend, ATTENTION_BACKENDS)
+        if return_weights or self.backend == "reference":
+            attended = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=return_weights)
+        else:
+            from .memory_efficient import attention  # imported here: that module builds on this one
+
+            attended = attention(q, k, v, causal=causal, backend=self.backend, mask=mask)
         out, weights = attended if return_weights else (attended, None)
         out = out.transpose(1, 2).reshape(b, s, self.d_model)  # (b, s, m): heads concatenated
         out = self.w_o(out)

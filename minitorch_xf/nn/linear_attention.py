@@ -1,0 +1,165 @@
+r"""Kernelized linear attention in its parallel and recurrent forms, and NormAttention.
+
+Shape glossary: b batch, h heads, s queries, t keys, n tokens (s = t), d head dim, e value dim, m model dim.
+
+Katharopoulos et al. (2020, eq. 4-6) replace $\exp(q_i^\top k_j)$ by a kernel $\phi(q_i)^\top\phi(k_j)$ with the
+feature map $\phi(x) = \mathrm{elu}(x) + 1 > 0$:
+$$ o_i = \frac{\phi(q_i)^\top \sum_j \phi(k_j) v_j^\top}{\phi(q_i)^\top \sum_j \phi(k_j)}. $$
+Summing over keys first costs O(n d e) instead of O(n^2). Causally, the sums run over $j \le i$ and become the
+state of a recurrent network, $S_i = S_{i-1} + \phi(k_i) v_i^\top$, $z_i = z_{i-1} + \phi(k_i)$ (eq. 16-18).
+
+Qin et al. (2022, "The Devil in Linear Transformer") show that the denominator makes the gradient unbounded as it
+tends to 0, and replace it by a normalization of the output: $O = \mathrm{RMSNorm}(\phi(Q)(\phi(K)^\top V))$
+(NormAttention).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validate import check_callable, check_divisible, check_flag, check_like_module, check_number, check_tensor
+from .attention import _check_qkv
+from .norms import RMSNorm
+
+__all__ = [
+    "NormAttention",
+    "elu_feature_map",
+    "linear_attention",
+    "linear_attention_recurrent",
+    "norm_linear_attention",
+]
+
+
+def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
+    r"""$\phi(x) = \mathrm{elu}(x) + 1$, positive everywhere (Katharopoulos et al., 2020, eq. 7)."""
+    return F.elu(x) + 1.0
+
+
+def _check_same_batch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> None:
+    if causal and q.shape[-2] != k.shape[-2]:
+        raise ValueError(
+            f"causal linear attention needs as many queries as keys: q has shape {tuple(q.shape)}, "
+            f"k has shape {tuple(k.shape)}"
+        )
+
+
+def _features(q, k, v, causal, feature_map, eps):
+    _check_qkv(q, k, v)
+    check_flag("causal", causal)
+    check_callable("feature_map", feature_map)
+    check_number("eps", eps, low=0)
+    _check_same_batch(q, k, v, causal)
+    return feature_map(q), feature_map(k)
+
+
+def linear_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool = False,
+    feature_map=elu_feature_map,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    r"""Parallel form: $o_i = \phi(q_i)^\top S / (\phi(q_i)^\top z + \varepsilon)$ with sums over all keys.
+
+    Args:
+        q: (..., s, d), k: (..., t, d), v: (..., t, e).
+        causal: sums over keys $j \le i$ only (needs s == t): prefix sums of the outer products, all in parallel.
+        feature_map: $\phi$, applied to q and k; it must return non-negative features.
+        eps: added to the denominator, >= 0.
+    Returns:
+        (..., s, e). Time O(n d e); memory O(n d e) when causal (the prefix sums), O((n + d) e) otherwise.
+    """
+    fq, fk = _features(q, k, v, causal, feature_map, eps)
+    if causal:
+        kv = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (..., n, d, e): S_i for every i
+        num = (fq[..., None, :] @ kv).squeeze(-2)  # (..., n, e)
+        den = (fq * torch.cumsum(fk, dim=-2)).sum(-1, keepdim=True)  # (..., n, 1)
+    else:
+        kv = fk.transpose(-2, -1) @ v  # (..., d, e): S = sum_j phi(k_j) v_j^T
+        num = fq @ kv  # (..., s, e)
+        den = fq @ fk.sum(-2)[..., :, None]  # (..., s, 1)
+    return num / (den + eps)
+
+
+def linear_attention_recurrent(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    feature_map=elu_feature_map,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    r"""Recurrent form of causal linear attention: one token at a time with state $(S_i, z_i)$ of size d(e + 1).
+
+    $S_i = S_{i-1} + \phi(k_i) v_i^\top$, $z_i = z_{i-1} + \phi(k_i)$, $o_i = \phi(q_i)^\top S_i/(\phi(q_i)^\top z_i
+    + \varepsilon)$. q, k: (..., n, d), v: (..., n, e) -> (..., n, e). Memory O(d e) per sequence besides the output.
+    """
+    fq, fk = _features(q, k, v, True, feature_map, eps)
+    state = fq.new_zeros((*fq.shape[:-2], fq.shape[-1], v.shape[-1]))  # (..., d, e)
+    z = fq.new_zeros((*fq.shape[:-2], fq.shape[-1]))  # (..., d)
+    outs = []
+    for i in range(fq.shape[-2]):
+        state = state + fk[..., i, :, None] * v[..., i, None, :]  # (..., d, e)
+        z = z + fk[..., i, :]  # (..., d)
+        num = (fq[..., i, None, :] @ state).squeeze(-2)  # (..., e)
+        den = (fq[..., i, :] * z).sum(-1, keepdim=True)  # (..., 1)
+        outs.append(num / (den + eps))
+    return torch.stack(outs, dim=-2)  # (..., n, e)
+
+
+def norm_linear_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool = False,
+    feature_map=elu_feature_map,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    r"""NormAttention without weights: $\mathrm{RMS}(\phi(Q)(\phi(K)^\top V))$, no denominator (Qin et al., 2022).
+
+    The output of each query is divided by its root mean square over the e value dims (``eps`` inside the root).
+    q: (..., s, d), k: (..., t, d), v: (..., t, e) -> (..., s, e).
+    """
+    fq, fk = _features(q, k, v, causal, feature_map, eps)
+    if causal:
+        kv = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (..., n, d, e)
+        out = (fq[..., None, :] @ kv).squeeze(-2)  # (..., n, e)
+    else:
+        out = fq @ (fk.transpose(-2, -1) @ v)  # (..., s, e)
+    return out * torch.rsqrt(out.pow(2).mean(-1, keepdim=True) + eps)
+
+
+class NormAttention(nn.Module):
+    r"""Multi-head NormAttention (Qin et al., 2022): $\mathrm{RMSNorm}(\phi(Q)(\phi(K)^\top V))\,W_O$.
+
+    Linear in the sequence length; its gradient stays bounded where a vanishing normalizer would blow it up.
+    Args: d_model (divisible by n_heads), n_heads, causal.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, causal: bool = False):
+        super().__init__()
+        check_divisible("d_model", d_model, "n_heads", n_heads)
+        self.causal = check_flag("causal", causal)
+        self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
+        self.w_qkv = nn.Linear(d_model, 3 * d_model)
+        self.norm = RMSNorm(d_model)
+        self.w_o = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (b, n, m) -> (b, n, m)."""
+        check_tensor("x", x, ndim=3, floating=True)
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d_model={self.d_model}")
+        check_like_module("x", x, self)
+        b, n, _ = x.shape
+        q, k, v = self.w_qkv(x).view(b, n, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)  # 3 x (b, h, n, d)
+        fq, fk = elu_feature_map(q), elu_feature_map(k)
+        if self.causal:
+            kv = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (b, h, n, d, d)
+            out = (fq[..., None, :] @ kv).squeeze(-2)  # (b, h, n, d)
+        else:
+            out = fq @ (fk.transpose(-2, -1) @ v)  # (b, h, n, d)
+        out = out.transpose(1, 2).reshape(b, n, self.d_model)  # (b, n, m): heads concatenated
+        return self.w_o(self.norm(out))

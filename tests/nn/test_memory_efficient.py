@@ -1,0 +1,123 @@
+"""Memory-efficient attention (custom backward): values and gradients vs naive attention and torch's SDPA, the
+backend switch, and the memory it saves."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from minitorch_xf.nn import Decoder, Encoder
+from minitorch_xf.nn.attention import scaled_dot_product_attention
+from minitorch_xf.nn.memory_efficient import (
+    attention,
+    memory_efficient_attention,
+    peak_memory,
+    set_attention_backend,
+)
+
+pytestmark = pytest.mark.ch12
+
+
+def _qkv(s, t, seed=0, b=2, h=3, d=8, e=5, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(b, h, s, d, generator=g, dtype=dtype)
+    return q, torch.randn(b, h, t, d, generator=g, dtype=dtype), torch.randn(b, h, t, e, generator=g, dtype=dtype)
+
+
+def _grads(fn, q, k, v, dout):
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    out = fn(*leaves)
+    return (out, *torch.autograd.grad(out, leaves, dout))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize(("s", "t", "block"), [(17, 17, 4), (16, 16, 16), (5, 23, 8), (9, 9, 100)])
+def test_values_and_gradients_match_sdpa_and_naive(causal, s, t, block):
+    q, k, v = _qkv(s, t, seed=s + t)
+    dout = torch.randn(*q.shape[:-1], v.shape[-1], generator=torch.Generator().manual_seed(1), dtype=q.dtype)
+    ours = _grads(lambda a, b, c: memory_efficient_attention(a, b, c, causal=causal, block_size=block), q, k, v, dout)
+    naive = _grads(lambda a, b, c: scaled_dot_product_attention(a, b, c, causal=causal), q, k, v, dout)
+    for x, y in zip(ours, naive, strict=True):
+        torch.testing.assert_close(x, y)
+    if s == t:  # torch's is_causal is top-left aligned: the same as ours only when s == t
+        sdpa = _grads(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=causal), q, k, v, dout)
+        for x, y in zip(ours, sdpa, strict=True):
+            torch.testing.assert_close(x, y)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_gradcheck_float64(causal):
+    q, k, v = (x.requires_grad_() for x in _qkv(5, 5, seed=2, b=1, h=2, d=3, e=2))
+    assert torch.autograd.gradcheck(
+        lambda a, b, c: memory_efficient_attention(a, b, c, causal, block_size=2), (q, k, v)
+    )
+
+
+def test_query_that_sees_no_key_outputs_zero_with_zero_gradient():
+    q, k, v = (x.requires_grad_() for x in _qkv(6, 3, seed=3))  # s > t: the first 3 queries see no key
+    out = memory_efficient_attention(q, k, v, causal=True, block_size=2)
+    assert torch.equal(out[..., :3, :], torch.zeros_like(out[..., :3, :]))
+    out.sum().backward()
+    assert torch.isfinite(q.grad).all() and torch.equal(q.grad[..., :3, :], torch.zeros_like(q.grad[..., :3, :]))
+
+
+def test_broadcast_batch_dims_sum_their_gradient():
+    q, k, v = _qkv(4, 4, seed=4)
+    k1, v1 = k[:, :1].clone().requires_grad_(), v[:, :1].clone().requires_grad_()  # one key head shared
+    memory_efficient_attention(q, k1, v1).sum().backward()
+    k2, v2 = k[:, :1].clone().requires_grad_(), v[:, :1].clone().requires_grad_()
+    scaled_dot_product_attention(q, k2, v2).sum().backward()
+    torch.testing.assert_close(k1.grad, k2.grad)
+    torch.testing.assert_close(v1.grad, v2.grad)
+
+
+@pytest.mark.parametrize("backend", ["reference", "memory_efficient", "sdpa"])
+@pytest.mark.parametrize(("s", "t"), [(6, 6), (3, 7)])
+def test_backends_agree(backend, s, t):
+    q, k, v = _qkv(s, t, seed=5, dtype=torch.float32)
+    for causal in (False, True):
+        expected = scaled_dot_product_attention(q, k, v, causal=causal)
+        torch.testing.assert_close(attention(q, k, v, causal=causal, backend=backend), expected)
+
+
+def test_sdpa_backend_takes_a_mask_and_causal_together():
+    q, k, v = _qkv(4, 6, seed=6, dtype=torch.float32)
+    mask = torch.rand(1, 1, 4, 6, generator=torch.Generator().manual_seed(0)) > 0.3
+    mask[..., -1] = True  # every query keeps its own (last) key
+    expected = scaled_dot_product_attention(q, k, v, mask=mask, causal=True)
+    torch.testing.assert_close(attention(q, k, v, causal=True, backend="sdpa", mask=mask), expected)
+
+
+@pytest.mark.parametrize("model_cls", [Encoder, Decoder])
+def test_models_give_the_same_logits_and_gradients_with_every_backend(model_cls):
+    torch.manual_seed(7)
+    model = model_cls(vocab_size=11, d_model=16, n_heads=2, n_layers=2, max_len=16)
+    tokens = torch.randint(0, 11, (3, 9), generator=torch.Generator().manual_seed(8))
+    results = {}
+    for backend in ("reference", "memory_efficient", "sdpa"):
+        set_attention_backend(model, backend)
+        model.zero_grad()
+        logits = model(tokens)
+        logits.square().mean().backward()
+        results[backend] = (logits.detach(), model.embed.weight.grad.clone())
+    for backend in ("memory_efficient", "sdpa"):
+        torch.testing.assert_close(results[backend][0], results["reference"][0])
+        torch.testing.assert_close(results[backend][1], results["reference"][1])
+
+
+def test_default_backend_is_the_reference():
+    model = Encoder(vocab_size=5, d_model=8, n_heads=2)
+    assert {m.backend for m in model.modules() if hasattr(m, "backend")} == {"reference"}
+
+
+def test_forward_backward_memory_is_a_fraction_of_naive():
+    torch.set_num_threads(1)
+    q, k, v = (x.float().requires_grad_() for x in _qkv(1024, 1024, seed=9, b=1, h=2, d=32, e=32))
+
+    def fwd_bwd(fn):
+        return lambda: fn(q, k, v, causal=True).sum().backward()
+
+    _, naive = peak_memory(fwd_bwd(scaled_dot_product_attention))
+    _, ours = peak_memory(fwd_bwd(memory_efficient_attention))
+    assert ours <= naive / 4, f"memory-efficient peak {ours / 2**20:.1f} MiB vs naive {naive / 2**20:.1f} MiB"
