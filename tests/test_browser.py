@@ -183,6 +183,12 @@ class Reader:
             self.page.wait_for_url(target, wait_until="load", timeout=60_000)
         return self.problems
 
+    def settle(self):
+        """Wait for the page's fonts (MathJax fetches its fonts after typesetting) and open requests, so that the
+        next page's navigation does not abort them and blame the abort on itself."""
+        self.page.evaluate("document.fonts.ready.then(() => true)")
+        self.page.wait_for_load_state("networkidle", timeout=60_000)
+
     def close(self):
         self.context.close()
 
@@ -226,6 +232,7 @@ def test_every_page_reads_right(site, chromium):
         for path in pages:
             problems = reader.open(path)
             seen = reader.page.evaluate(INSPECT)
+            reader.settle()
             math_pages += seen["math"] > 0
             problems += [f"math not typeset: {m!r}" for m in seen["untypeset"]]
             problems += [f"MathJax error: {m}" for m in seen["mathErrors"]]
