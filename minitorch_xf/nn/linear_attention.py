@@ -54,6 +54,18 @@ def _features(q, k, v, causal, feature_map, eps):
     return feature_map(q), feature_map(k)
 
 
+def _unnormalized(fq: torch.Tensor, fk: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+    r"""$\phi(q_i)^\top S$ with $S = \sum_j \phi(k_j) v_j^\top$ over all keys, or over $j \le i$ when causal
+    (prefix sums of the outer products, (..., n, d, e) in memory).
+
+    fq: (..., s, d), fk: (..., t, d), v: (..., t, e) -> (..., s, e).
+    """
+    if causal:
+        kv = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (..., n, d, e): S_i for every i
+        return (fq[..., None, :] @ kv).squeeze(-2)  # (..., n, e)
+    return fq @ (fk.transpose(-2, -1) @ v)  # (..., s, e)
+
+
 def linear_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -73,13 +85,10 @@ def linear_attention(
         (..., s, e). Time O(n d e); memory O(n d e) when causal (the prefix sums), O((n + d) e) otherwise.
     """
     fq, fk = _features(q, k, v, causal, feature_map, eps)
+    num = _unnormalized(fq, fk, v, causal)  # (..., s, e)
     if causal:
-        kv = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (..., n, d, e): S_i for every i
-        num = (fq[..., None, :] @ kv).squeeze(-2)  # (..., n, e)
         den = (fq * torch.cumsum(fk, dim=-2)).sum(-1, keepdim=True)  # (..., n, 1)
     else:
-        kv = fk.transpose(-2, -1) @ v  # (..., d, e): S = sum_j phi(k_j) v_j^T
-        num = fq @ kv  # (..., s, e)
         den = fq @ fk.sum(-2)[..., :, None]  # (..., s, 1)
     return num / (den + eps)
 
@@ -122,12 +131,7 @@ def norm_linear_attention(
     The output of each query is divided by its root mean square over the e value dims (``eps`` inside the root).
     q: (..., s, d), k: (..., t, d), v: (..., t, e) -> (..., s, e).
     """
-    fq, fk = _features(q, k, v, causal, feature_map, eps)
-    if causal:
-        kv = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (..., n, d, e)
-        out = (fq[..., None, :] @ kv).squeeze(-2)  # (..., n, e)
-    else:
-        out = fq @ (fk.transpose(-2, -1) @ v)  # (..., s, e)
+    out = _unnormalized(*_features(q, k, v, causal, feature_map, eps), v, causal)  # (..., s, e)
     return out * torch.rsqrt(out.pow(2).mean(-1, keepdim=True) + eps)
 
 
