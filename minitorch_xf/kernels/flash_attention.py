@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validate import check_flag, check_number, check_same_device, check_same_dtype, check_tensor
+from ..nn.attention import scaled_dot_product_attention
 from ._backend import INTERPRET, triton, triton_reason, use_triton
 
 __all__ = ["HEAD_DIMS", "attention_reference", "flash_attention"]
@@ -273,13 +274,14 @@ class FlashAttentionFunction(torch.autograd.Function):
 
 
 def attention_reference(q, k, v, causal: bool = False, scale: float | None = None) -> torch.Tensor:
-    r"""Plain attention $\mathrm{softmax}(\tau QK^\top + M)V$ with the $s \times t$ matrix materialised."""
-    scale = q.shape[-1] ** -0.5 if scale is None else scale
-    x = (q @ k.transpose(-2, -1)) * scale  # (b, h, s, t)
+    r"""Plain attention $\mathrm{softmax}(\tau QK^\top + M)V$ with the $s \times t$ matrix materialised: chapter 1's
+    :func:`~minitorch_xf.nn.attention.scaled_dot_product_attention`, with the causal mask aligned top-left like the
+    kernels and torch (key j > query i masked; chapter 1 aligns it bottom-right, the same when s == t)."""
+    mask = None
     if causal:
-        s, t = x.shape[-2:]
-        x = x.masked_fill(torch.ones(s, t, dtype=torch.bool, device=x.device).triu(1), float("-inf"))
-    return torch.softmax(x, dim=-1) @ v  # (b, h, s, d)
+        s, t = q.shape[-2], k.shape[-2]
+        mask = torch.ones(s, t, dtype=torch.bool, device=q.device).tril().view((1,) * (q.dim() - 2) + (s, t))
+    return scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)  # (b, h, s, d)
 
 
 def flash_attention(
