@@ -6,6 +6,8 @@ JB     := $(VENV)/bin/jupyter-book
 BUILD_FLAGS := -W -n --keep-going
 # Extra arguments for `make lab` (ARGS="--no-browser --port 8899"); the notebooks `make reproduce` runs.
 ARGS   ?=
+CHAPTER ?= ch01
+OUT    ?= grades
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 
 .PHONY: setup test test-fast book book-check lab reproduce exercises grade lint format clean bench-gpu bench
@@ -16,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[book,test,lab,triton]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[book,test,lab,triton,course]"
 	touch $@
 
 test: setup                           ## lint, unit tests, notebooks under nbval, the book build (-W), the book in a browser
@@ -62,8 +64,8 @@ reproduce: setup                      ## run the experiments in the full profile
 exercises: setup                      ## regenerate exercises/ (student copies) from solutions/
 	$(PY) -m minitorch_xf.checks.assign solutions exercises
 
-grade: setup                          ## grade submitted notebooks: make grade SUBMISSIONS=path/to/folder
-	$(PY) -m minitorch_xf.checks.grade $(SUBMISSIONS) --out grades.csv
+grade: setup                          ## grade submissions against the reference: make grade SUBMISSIONS=folder-or.zip CHAPTER=ch01 [OUT=grades]
+	$(PY) -m minitorch_xf.checks.grade "$(SUBMISSIONS)" --chapter $(CHAPTER) --out $(OUT) $(ARGS)
 
 lint: setup
 	$(PY) -m ruff check .

@@ -73,6 +73,10 @@ class Checker:
         """Compare one case: shape, dtype class, then values within tolerance."""
         if not isinstance(received, torch.Tensor):
             self.fail(f"case '{case}': expected a tensor, received {type(received).__name__}: {_short(received)}")
+        if received.device != expected.device:
+            self.fail(
+                f"case '{case}': expected a tensor on device {expected.device}, received one on {received.device}"
+            )
         if received.shape != expected.shape:
             self.fail(f"case '{case}': expected shape {tuple(expected.shape)}, received shape {tuple(received.shape)}")
         if torch.isnan(received).any() and not torch.isnan(expected).any():
