@@ -290,9 +290,13 @@ class Zygote:
             "nproc": self.limits.nproc,
         }
         ours, theirs = socket.socketpair()
-        socket.send_fds(self.control, [json.dumps(config).encode()], [theirs.fileno()])
-        theirs.close()
-        pid = int(self.control.recv(32).decode().strip())
+        try:
+            socket.send_fds(self.control, [json.dumps(config).encode()], [theirs.fileno()])
+            pid = int(self.control.recv(32).decode().strip())
+        except (OSError, ValueError):
+            raise RuntimeError(f"the sandbox zygote stopped answering (exit code {self.proc.poll()})") from None
+        finally:
+            theirs.close()
         return Sandbox(pid, ours, workdir, self.limits)
 
     def close(self) -> None:
