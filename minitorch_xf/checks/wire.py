@@ -378,7 +378,9 @@ def _decode_tensor(value, blobs) -> torch.Tensor:
     if numel == 0:
         out = torch.empty(shape, dtype=dtype)
     else:
-        out = torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype).reshape(shape)
+        raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        # a bool byte other than 0 or 1 is undefined behaviour in torch: read any nonzero byte as True
+        out = (raw != 0).reshape(shape) if dtype == torch.bool else raw.view(dtype).reshape(shape)
     if device != "cpu":
         try:
             out = out.to(device)
