@@ -238,6 +238,7 @@ def extract_zip(archive: Path, into: Path, max_bytes: int = 1 << 30, max_files: 
 class Limits:
     cell_timeout: float = 60.0  # wall seconds for one cell of the submission
     check_timeout: float = 60.0  # wall seconds for one check call (all its cases)
+    total_timeout: float = 600.0  # wall seconds for a whole submission: cells, restarts and checks
     cpu_s: int = 300  # CPU seconds for one sandbox process
     memory_mb: int = 2048  # address space on top of the preloaded interpreter
     file_mb: int = 64  # largest file the submission may write
@@ -442,13 +443,23 @@ class _Run:
         self.restarts = 0
         self.error = ""
         self.sandbox: Sandbox | None = None
+        self.deadline = time.monotonic() + grader.limits.total_timeout
         self._start()
+
+    def _out_of_time(self) -> bool:
+        if time.monotonic() < self.deadline:
+            return False
+        self.error = f"the notebook's total time limit ({self.grader.limits.total_timeout:g} s) was reached"
+        return True
 
     def _start(self) -> None:
         while True:
             self.sandbox = self.grader.zygote.spawn()
             for i, src in enumerate(self.cells):
                 if i in self.skip:
+                    continue
+                if self._out_of_time():
+                    self.cell_errors.setdefault(i, "not run: " + self.error)
                     continue
                 try:
                     err = self.sandbox.run_cell(src)
@@ -473,6 +484,9 @@ class _Run:
 
     def grade_exercise(self, ex: Exercise) -> ExerciseResult:
         res = ExerciseResult(ex.grade_id, 0.0, ex.points, False)
+        if self.sandbox is not None and self._out_of_time():
+            res.message = self.error
+            return res
         if self.sandbox is None:
             res.message = self.error or "the sandbox could not start"
             return res
@@ -488,7 +502,7 @@ class _Run:
                 self._restart()
                 return res
             out = io.StringIO()
-            self.sandbox.endpoint.deadline = time.monotonic() + self.grader.limits.check_timeout
+            self.sandbox.endpoint.deadline = min(time.monotonic() + self.grader.limits.check_timeout, self.deadline)
             try:
                 with contextlib.redirect_stdout(out):
                     check(*args, **call.kwargs)
@@ -799,6 +813,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="parallel sandboxes (default: one per core)")
     parser.add_argument("--cell-timeout", type=float, default=60.0)
     parser.add_argument("--check-timeout", type=float, default=60.0)
+    parser.add_argument("--total-timeout", type=float, default=600.0, help="wall seconds for one whole submission")
     parser.add_argument("--memory-mb", type=int, default=2048)
     parser.add_argument(
         "--no-sandbox",
@@ -815,7 +830,13 @@ def main(argv: list[str] | None = None) -> int:
         print("WARNING: --no-sandbox: submissions run as this user, with limits but without isolation", file=sys.stderr)
     try:
         reference = args.reference or find_reference(args.chapter)
-        limits = Limits(args.cell_timeout, args.check_timeout, memory_mb=args.memory_mb, isolate=not args.no_sandbox)
+        limits = Limits(
+            args.cell_timeout,
+            args.check_timeout,
+            args.total_timeout,
+            memory_mb=args.memory_mb,
+            isolate=not args.no_sandbox,
+        )
         rows = grade_batch(args.submissions, reference, args.out, limits, args.jobs, args.regrade)
     except (OSError, ValueError, RuntimeError, zipfile.BadZipFile) as err:
         parser.error(sanitize(err, 500))

@@ -32,7 +32,7 @@ import torch
 __all__ = ["Endpoint", "Opaque", "RemoteCallable", "RemoteError", "SandboxLost", "WireError", "sanitize"]
 
 MAX_HEADER = 8 << 20  # JSON part of one frame
-MAX_BLOB = 256 << 20  # raw array bytes of one frame
+MAX_BLOB = 64 << 20  # raw array bytes of one frame
 MAX_DEPTH = 32
 MAX_ITEMS = 100_000
 MAX_DIMS = 16
