@@ -242,20 +242,25 @@ class SearchTask(_Task):
 def branch_choice_accuracy(model, examples, tokenizer) -> float:
     """Fraction of search problems where the model's answer logit is highest on the right child of the start.
 
-    One forward pass per problem group: at the ``>`` marker, compare the logits of the start's children only (the
-    candidates the search must choose between), so chance is ``1 / n_branches`` whatever else the model writes.
+    One forward pass per group of equal-length prompts: at the ``>`` marker, compare the logits of the start's
+    children only (the candidates the search must choose between), so chance is ``1 / n_branches`` whatever else
+    the model writes.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be an nn.Module (a Decoder), got {type(model).__name__}")
     if not examples:
         raise ValueError("examples is empty")
     device = next(model.parameters()).device
-    correct = 0
+    groups: dict[int, list[Example]] = {}
     for ex in examples:
-        query = ex.query(cot=False)
-        start = ex.prompt[-2]
-        children = [ex.prompt[i + 2] for i in range(0, len(ex.prompt) - 3, 3) if ex.prompt[i + 1] == start]
-        logits = model(torch.tensor([tokenizer.encode(query)], device=device))[0, -1]  # (V,)
-        scores = logits[tokenizer.encode(children)]
-        correct += children[int(scores.argmax())] == ex.answer[0]
+        groups.setdefault(len(ex.prompt), []).append(ex)
+    correct = 0
+    for group in groups.values():
+        queries = torch.tensor([tokenizer.encode(ex.query(cot=False)) for ex in group], device=device)  # (b, n)
+        logits = model(queries)[:, -1].cpu()  # (b, V): the answer's logits, read at the ">" marker
+        for ex, row in zip(group, logits, strict=True):
+            start = ex.prompt[-2]
+            children = [ex.prompt[i + 2] for i in range(0, len(ex.prompt) - 3, 3) if ex.prompt[i + 1] == start]
+            best = children[int(row[tokenizer.encode(children)].argmax())]
+            correct += best == ex.answer[0]
     return correct / len(examples)

@@ -14,11 +14,13 @@ import random
 import pytest
 import torch
 
+from minitorch_xf.tasks import Tokenizer
 from minitorch_xf.tasks.graphs import (
     SearchTask,
     balanced_search_graph,
     bfs_layers,
     bfs_reachable,
+    branch_choice_accuracy,
     check_dag,
     find_cycle,
     random_dag,
@@ -186,3 +188,31 @@ def test_continuous_thought_step_matches_bfs_with_orthonormal_embeddings():
         for t in range(1, 5):
             c = continuous_thought_step(u, edges, c)
             torch.testing.assert_close(c, u[layers[t]].sum(0) / math.sqrt(len(layers[t])))
+
+
+class _Oracle(torch.nn.Module):
+    """Reads the edges and the query back from the token ids and puts its logit on the right child (by BFS)."""
+
+    def __init__(self, tok, n_labels):
+        super().__init__()
+        self.tok, self.n_labels, self.w = tok, n_labels, torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, tokens):
+        out = torch.zeros(*tokens.shape, len(self.tok))
+        for b, row in enumerate(tokens.tolist()):
+            words = self.tok.decode(row)[:-1]  # drop the ">" marker
+            edges = [(int(words[i + 1]), int(words[i + 2])) for i in range(0, len(words) - 3, 3)]
+            start, goal = int(words[-2]), int(words[-1])
+            good = [v for s, v in edges if s == start and bfs_reachable(edges, self.n_labels, v)[goal]]
+            out[b, -1, self.tok.ids[str(good[0])]] = 1.0
+        return out
+
+
+def test_branch_choice_accuracy_scores_an_oracle_one_and_a_constant_about_half():
+    task = SearchTask(n_branches=2, lookahead=(1, 3), n_labels=10)
+    tok = Tokenizer(task.vocabulary())
+    examples = task.examples(300, seed=11)
+    assert branch_choice_accuracy(_Oracle(tok, 10), examples, tok) == 1.0
+    constant = torch.nn.Linear(1, 1)
+    constant.forward = lambda tokens: torch.zeros(*tokens.shape, len(tok))  # ties -> the first child listed
+    assert 0.4 < branch_choice_accuracy(constant, examples, tok) < 0.6
