@@ -16,6 +16,7 @@ from .cot import (
     training_batch,
 )
 from .fuzzy_logic import FuzzyLogicTask
+from .graphs import SearchTask
 from .icl_regression import pair_tokens
 from .positions import even_token, position_identification
 from .regression import LinearRegressionTask, interleave, least_squares_predictions
@@ -33,6 +34,7 @@ __all__ = [
     "LinearRegressionTask",
     "ParityTask",
     "SRavenTask",
+    "SearchTask",
     "Tokenizer",
     "evaluate",
     "even_token",

@@ -1,0 +1,130 @@
+"""Chapter 7's public functions (``minitorch_xf.tasks.graphs``, ``minitorch_xf.theory.continuous_thought``) called
+as a careless user would: bad graphs (a cycle where a DAG is required, an unknown vertex, an empty graph, bad
+shapes and dtypes) raise up front naming the value; odd but valid calls get their documented answer."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from bad_calls import Bad, Handled, walker_tests
+
+from minitorch_xf.tasks.graphs import (
+    SearchTask,
+    balanced_search_graph,
+    bfs_layers,
+    bfs_reachable,
+    check_dag,
+    random_dag,
+)
+from minitorch_xf.theory.continuous_thought import (
+    ContinuousThoughtSearch,
+    continuous_thought_step,
+    frontier_superposition,
+    vertex_embeddings,
+)
+
+pytestmark = pytest.mark.ch07
+U = vertex_embeddings(4)
+EDGES = [(0, 1), (1, 2)]
+
+
+def model(**kw):
+    return ContinuousThoughtSearch(U, max_edges=kw.pop("max_edges", 3), **kw)
+
+
+BAD = [
+    Bad("cycle-in-dag", lambda: check_dag([(0, 1), (1, 2), (2, 0)], 3), ValueError, r"cycle 0 -> 1 -> 2 -> 0"),
+    Bad("self-loop-in-dag", lambda: check_dag([(1, 1)], 3), ValueError, r"cycle 1 -> 1"),
+    Bad("unknown-vertex-edge", lambda: bfs_reachable([(0, 7)], 3, 0), ValueError, r"edges\[0\]=\(0, 7\).*n=3"),
+    Bad("negative-vertex-edge", lambda: bfs_reachable([(0, -1)], 3, 0), ValueError, r"vertex -1"),
+    Bad("unknown-source", lambda: bfs_reachable(EDGES, 3, 5), ValueError, r"source=5"),
+    Bad("unknown-root", lambda: model().thoughts(EDGES, 9, 1), ValueError, r"root=9"),
+    Bad("unknown-goal", lambda: model().reachable(EDGES, 0, 4, 1), ValueError, r"goal=4"),
+    Bad("empty-graph-n0", lambda: bfs_layers([], 0, 0), ValueError, r"n=0"),
+    Bad("empty-edge-prompt", lambda: model().thoughts([], 0, 1), ValueError, r"edges is empty"),
+    Bad("edges-not-pairs", lambda: bfs_reachable([(0, 1, 2)], 3, 0), ValueError, r"edges\[0\]=\(0, 1, 2\)"),
+    Bad("edges-float-tensor", lambda: bfs_reachable(torch.zeros(2, 2), 3, 0), TypeError, r"dtype=torch.float32"),
+    Bad("edges-bad-shape", lambda: bfs_reachable(torch.zeros(2, 3, dtype=torch.long), 3, 0), ValueError, r"\(2, 3\)"),
+    Bad("edges-string", lambda: bfs_reachable("0 1", 3, 0), TypeError, r"edges must be"),
+    Bad("vertex-float", lambda: bfs_reachable([(0, 1.0)], 3, 0), TypeError, r"1.0"),
+    Bad("vertex-bool", lambda: bfs_reachable([(0, True)], 3, 0), TypeError, r"True"),
+    Bad("negative-steps", lambda: bfs_layers(EDGES, 3, 0, steps=-1), ValueError, r"steps=-1"),
+    Bad("dag-p-above-1", lambda: random_dag(5, 1.5), ValueError, r"p=1.5"),
+    Bad("dag-p-nan", lambda: random_dag(5, float("nan")), ValueError, r"p=nan"),
+    Bad("dag-n-zero", lambda: random_dag(0, 0.5), ValueError, r"n=0"),
+    Bad("dag-generator", lambda: random_dag(5, 0.5, generator=3), TypeError, r"generator"),
+    Bad("balanced-lookahead-0", lambda: balanced_search_graph(2, 0), ValueError, r"lookahead=0"),
+    Bad("balanced-few-labels", lambda: balanced_search_graph(3, 2, n_labels=5), ValueError, r"n_labels=5"),
+    Bad("balanced-rng", lambda: balanced_search_graph(2, 2, rng=3), TypeError, r"rng"),
+    Bad("task-empty-lookahead", lambda: SearchTask(2, (), 8), ValueError, r"lookahead=\(\)"),
+    Bad("task-few-labels", lambda: SearchTask(2, (1, 4), 8), ValueError, r"n_labels=8"),
+    Bad("embeddings-int", lambda: ContinuousThoughtSearch(torch.eye(3, dtype=torch.long), 2), TypeError, r"dtype"),
+    Bad("embeddings-1d", lambda: ContinuousThoughtSearch(torch.ones(3), 2), ValueError, r"embeddings.*\(3,\)"),
+    Bad("embeddings-empty", lambda: frontier_superposition(torch.zeros(0, 3), [0]), ValueError, r"\(0, 3\)"),
+    Bad("decoder-name", lambda: model(decoder="exact"), ValueError, r"decoder='exact'"),
+    Bad("beta-zero", lambda: model(beta=0.0), ValueError, r"beta=0.0"),
+    Bad("too-many-edges", lambda: model(max_edges=1).thoughts(EDGES, 0, 1), ValueError, r"max_edges=1"),
+    Bad("too-many-steps", lambda: model(max_steps=2).thoughts(EDGES, 0, 3), ValueError, r"steps=3"),
+    Bad("superpose-empty", lambda: frontier_superposition(U, []), ValueError, r"vertices=\[\]"),
+    Bad("superpose-repeat", lambda: frontier_superposition(U, [1, 1]), ValueError, r"repeated"),
+    Bad("superpose-unknown", lambda: frontier_superposition(U, [6]), ValueError, r"6"),
+    Bad("step-thought-shape", lambda: continuous_thought_step(U, EDGES, torch.ones(3)), ValueError, r"\(3,\)"),
+    Bad(
+        "step-thought-zero",
+        lambda: continuous_thought_step(U, EDGES, torch.zeros(4, dtype=U.dtype)),
+        ValueError,
+        r"no positive",
+    ),
+    Bad(
+        "step-thought-dtype", lambda: continuous_thought_step(U, EDGES, torch.ones(4)), TypeError, r"thought has dtype"
+    ),
+    Bad("embed-d-zero", lambda: vertex_embeddings(3, 0), ValueError, r"d=0"),
+]
+
+
+def _is_all_false_but(source):
+    def check(out):
+        assert out.tolist() == [i == source for i in range(len(out))]
+
+    return check
+
+
+def _equals(expected):
+    def check(out):
+        out = out.tolist() if isinstance(out, torch.Tensor) else out
+        assert out == expected, f"expected {expected!r}, got {out!r}"
+
+    return check
+
+
+def _n_edges(count):
+    def check(problem):
+        assert len(problem.edges) == count
+
+    return check
+
+
+def _is_root(out):
+    torch.testing.assert_close(out, U[2][None])
+
+
+HANDLED = [
+    Handled("no-edges-reachable-is-source", lambda: bfs_reachable([], 3, 1), _is_all_false_but(1)),
+    Handled(
+        "edges-empty-int-tensor", lambda: bfs_reachable(torch.tensor([], dtype=torch.long), 2, 0), _is_all_false_but(0)
+    ),
+    Handled("edge-tensor", lambda: bfs_reachable(torch.tensor(EDGES), 4, 0), _equals([True, True, True, False])),
+    Handled("zero-steps", lambda: bfs_layers(EDGES, 3, 0, steps=0), _equals([[0]])),
+    Handled("dag-p0", lambda: random_dag(6, 0.0), _equals([])),
+    Handled("zero-thoughts", lambda: model().thoughts(EDGES, 2, 0), _is_root),
+    Handled(
+        "balanced-default-rng",
+        lambda: balanced_search_graph(2, 3, rng=random.Random(0)),
+        _n_edges(6),
+    ),
+]
+test_bad_call_raises_naming_the_argument, test_odd_but_valid_call_is_handled, test_ids_are_unique = walker_tests(
+    BAD, HANDLED
+)
