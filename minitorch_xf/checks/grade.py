@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ._core import CheckFailed
-from .sandbox import can_isolate
+from .sandbox import can_isolate, isolation_problem
 from .wire import Endpoint, RemoteError, SandboxLost, sanitize
 
 __all__ = ["Exercise", "Limits", "Reference", "discover", "grade_batch", "grade_one", "graded_cells"]
@@ -822,10 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if not args.no_sandbox and not can_isolate():
-        parser.error(
-            "the sandbox needs Linux and root (namespaces and a switch to user nobody); run as root, or pass "
-            "--no-sandbox to grade trusted notebooks without isolation"
-        )
+        parser.error(f"{isolation_problem()}; grade as root on Linux, or pass --no-sandbox for trusted notebooks")
     if args.no_sandbox:
         print("WARNING: --no-sandbox: submissions run as this user, with limits but without isolation", file=sys.stderr)
     try:

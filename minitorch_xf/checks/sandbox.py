@@ -31,7 +31,7 @@ import signal
 import socket
 import sys
 
-__all__ = ["SandboxConfig", "can_isolate", "serve"]
+__all__ = ["SandboxConfig", "can_isolate", "isolation_problem", "serve"]
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (
     0x20000,
@@ -56,9 +56,43 @@ NOBODY = 65534
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+_probe: list[str] = []
+
+
+def isolation_problem() -> str:
+    """Why the sandbox cannot run here ("" when it can): it needs Linux, root, and permission to create mount,
+    PID and network namespaces and to mount a tmpfs (some containers forbid that even to root). Probed once, in a
+    forked child."""
+    if _probe:
+        return _probe[0]
+    if not sys.platform.startswith("linux"):
+        why = f"the sandbox needs Linux (this is {sys.platform})"
+    elif os.geteuid() != 0:
+        why = "the sandbox needs root (to create namespaces and switch to user nobody)"
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "x")
+                    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+                    _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
+                    code = 0
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        why = "" if ok else "this machine forbids namespaces or mounts even to root (a restricted container?)"
+    _probe.append(why)
+    return why
+
+
 def can_isolate() -> bool:
-    """True where the sandbox can use namespaces and switch user (Linux, running as root)."""
-    return sys.platform.startswith("linux") and os.geteuid() == 0
+    """True where the sandbox can use namespaces and switch user (see :func:`isolation_problem`)."""
+    return not isolation_problem()
 
 
 class SandboxConfig(dict):
