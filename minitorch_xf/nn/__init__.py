@@ -23,6 +23,14 @@ from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
 from .relative import RelativeAttention, relative_attention, toeplitz
 from .scan_attention import attention_rnn, prefix_scan_attention, scan_combine
+from .tensor_attention import (
+    OneLayerClassifier,
+    TensorAttention,
+    khatri_rao,
+    match3_head,
+    tensor_attention,
+    tensor_attention_explicit,
+)
 
 __all__ = [
     "Decoder",
@@ -38,21 +46,25 @@ __all__ = [
     "MinimalAttention",
     "MultiHeadAttention",
     "NormAttention",
+    "OneLayerClassifier",
     "RMSNorm",
     "RelativeAttention",
     "RotaryEmbedding",
     "SequenceClassifier",
     "SinusoidalPositionalEncoding",
+    "TensorAttention",
     "TransformerBlock",
     "TransformerStack",
     "attention_rnn",
     "causal_mask",
     "chunked_attention",
     "count_parameters",
+    "khatri_rao",
     "layer_norm",
     "linear_attention",
     "linear_attention_recurrent",
     "make_norm",
+    "match3_head",
     "memory_efficient_attention",
     "padding_mask",
     "prefix_scan_attention",
@@ -63,5 +75,7 @@ __all__ = [
     "set_attention_backend",
     "sinusoidal_table",
     "softmax",
+    "tensor_attention",
+    "tensor_attention_explicit",
     "toeplitz",
 ]

@@ -18,6 +18,7 @@ from .cot import (
 from .fuzzy_logic import FuzzyLogicTask
 from .graphs import SearchTask
 from .icl_regression import pair_tokens
+from .match3 import match3_batch, match3_labels, match3_positive_rate
 from .positions import even_token, position_identification
 from .regression import LinearRegressionTask, interleave, least_squares_predictions
 from .sraven import SRavenTask
@@ -41,6 +42,9 @@ __all__ = [
     "exact_match",
     "interleave",
     "least_squares_predictions",
+    "match3_batch",
+    "match3_labels",
+    "match3_positive_rate",
     "pair_tokens",
     "position_identification",
     "score_output",
