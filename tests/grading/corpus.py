@@ -256,6 +256,7 @@ LOOP_FOREVER_LAYER_NORM = "def layer_norm(x, gamma, beta, eps=1e-5):\n    while 
 NAN_LAYER_NORM = (
     "import torch\ndef layer_norm(x, gamma, beta, eps=1e-5):\n    return torch.full_like(x, float('nan'))\n"
 )
+INF_LAYER_NORM = NAN_LAYER_NORM.replace("'nan'", "'inf'")
 FLOAT_MASK = "import torch\ndef causal_mask(n):\n    return torch.ones(n, n).tril()\n"
 META_ATTENTION = (
     "import torch\ndef attention(q, k, v, mask=None):\n"
@@ -344,6 +345,12 @@ CASES = [
         notebook(lambda: set_answer(solution(), "layer_norm", NAN_LAYER_NORM)),
         {**FULL, "check-layer_norm": 0.0},
         "NaN",
+    ),
+    Case(
+        "infinity.ipynb",
+        notebook(lambda: set_answer(solution(), "layer_norm", INF_LAYER_NORM)),
+        {**FULL, "check-layer_norm": 0.0},
+        "values differ (max |diff| = inf",
     ),
     Case(
         "wrong dtype.ipynb",
