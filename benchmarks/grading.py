@@ -50,7 +50,8 @@ def main() -> int:
     cpu = child.ru_utime + child.ru_stime + me.ru_utime + me.ru_stime
     totals = sorted({r["total"] for r in rows})
     print(
-        f"graded {len(rows)} submissions in {wall:.1f} s wall, {cpu:.1f} s CPU (all processes), jobs={args.jobs}, "
+        f"graded {len(rows)} submissions in {wall:.1f} s wall, {cpu:.1f} s CPU (grader, workers and zygotes; the "
+        f"sandboxes are reaped by the kernel and not counted), jobs={args.jobs}, "
         f"sandbox={'on' if limits.isolate else 'off'}; distinct totals {totals}"
     )
     return 0
