@@ -65,6 +65,7 @@ exercises: setup                      ## regenerate exercises/ (student copies) 
 	$(PY) -m minitorch_xf.checks.assign solutions exercises
 
 grade: setup                          ## grade submissions against the reference: make grade SUBMISSIONS=folder-or.zip CHAPTER=ch01 [OUT=grades]
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or.zip [CHAPTER=ch01] [OUT=grades]"; exit 2; }
 	$(PY) -m minitorch_xf.checks.grade "$(SUBMISSIONS)" --chapter $(CHAPTER) --out $(OUT) $(ARGS)
 
 lint: setup
