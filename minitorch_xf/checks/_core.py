@@ -48,6 +48,14 @@ class Checker:
         self.passed: list[str] = []
         self.max_diff = 0.0
 
+    def randint(self, lo: int, hi: int) -> int:
+        """A random integer in [lo, hi] (both included) from this check's generator."""
+        return int(torch.randint(lo, hi + 1, (1,), generator=self.generator))
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        """A float64 standard normal tensor of ``shape`` from this check's generator."""
+        return torch.randn(*shape, generator=self.generator, dtype=torch.float64)
+
     def fail(self, message: str):
         raise CheckFailed(
             f"✗ {self.name}: {message}\n  (passed before this: {len(self.passed)}; replay with seed={self.seed})"

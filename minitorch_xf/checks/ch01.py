@@ -14,20 +14,12 @@ from ._core import Checker
 __all__ = ["check_attention", "check_causal_mask", "check_layer_norm", "check_multi_head_attention"]
 
 
-def _randn(c: Checker, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=c.generator, dtype=torch.float64)
-
-
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def check_attention(attention, n_cases: int = 4, seed: int | None = None) -> None:
     """``attention(q, k, v, mask=None)``: q (..., s, d), k (..., t, d), v (..., t, e), mask bool (s, t)."""
     c = Checker("attention", seed)
     for i in range(n_cases):
-        b, s, t, d, e = (_randint(c, 1, 3), _randint(c, 1, 7), _randint(c, 1, 9), _randint(c, 2, 16), _randint(c, 1, 8))
-        q, k, v = _randn(c, b, s, d), _randn(c, b, t, d), _randn(c, b, t, e)
+        b, s, t, d, e = (c.randint(1, 3), c.randint(1, 7), c.randint(1, 9), c.randint(2, 16), c.randint(1, 8))
+        q, k, v = c.randn(b, s, d), c.randn(b, t, d), c.randn(b, t, e)
         expected = F.scaled_dot_product_attention(q, k, v)
         c.close(
             f"#{i} no mask, q{tuple(q.shape)} k{tuple(k.shape)} v{tuple(v.shape)}", expected, c.call(attention, q, k, v)
@@ -36,7 +28,7 @@ def check_attention(attention, n_cases: int = 4, seed: int | None = None) -> Non
         mask[:, 0] = True  # every query keeps at least one key
         expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         c.close(f"#{i} random mask {tuple(mask.shape)}", expected, c.call(attention, q, k, v, mask=mask))
-    q = 30.0 * _randn(c, 1, 4, 8)  # large scores: a softmax without max-subtraction overflows
+    q = 30.0 * c.randn(1, 4, 8)  # large scores: a softmax without max-subtraction overflows
     c.close(
         "large scores (is your softmax stable?)", F.scaled_dot_product_attention(q, q, q), c.call(attention, q, q, q)
     )
@@ -46,7 +38,7 @@ def check_attention(attention, n_cases: int = 4, seed: int | None = None) -> Non
 def check_causal_mask(causal_mask, seed: int | None = None) -> None:
     """``causal_mask(n)`` -> bool (n, n), True where key j <= query i."""
     c = Checker("causal_mask", seed)
-    for n in sorted({1, 2, _randint(c, 3, 12), _randint(c, 13, 40)}):
+    for n in sorted({1, 2, c.randint(3, 12), c.randint(13, 40)}):
         expected = torch.ones(n, n).tril().bool()
         got = c.call(causal_mask, n)
         if isinstance(got, torch.Tensor) and got.dtype != torch.bool:
@@ -66,10 +58,10 @@ def check_multi_head_attention(multi_head_attention, n_cases: int = 4, seed: int
     """
     c = Checker("multi_head_attention", seed)
     for i in range(n_cases):
-        h = _randint(c, 1, 4)
-        m, b, n = h * _randint(c, 1, 6), _randint(c, 1, 3), _randint(c, 1, 8)
-        x = _randn(c, b, n, m)
-        w_q, w_k, w_v, w_o = (_randn(c, m, m) / m**0.5 for _ in range(4))
+        h = c.randint(1, 4)
+        m, b, n = h * c.randint(1, 6), c.randint(1, 3), c.randint(1, 8)
+        x = c.randn(b, n, m)
+        w_q, w_k, w_v, w_o = (c.randn(m, m) / m**0.5 for _ in range(4))
         ref = torch.nn.MultiheadAttention(m, h, bias=False, batch_first=True, dtype=torch.float64)
         with torch.no_grad():
             ref.in_proj_weight.copy_(torch.cat([w_q.T, w_k.T, w_v.T]))
@@ -87,12 +79,12 @@ def check_layer_norm(layer_norm, n_cases: int = 4, seed: int | None = None) -> N
     """``layer_norm(x, gamma, beta, eps=1e-5)`` over the last dim of x (..., m)."""
     c = Checker("layer_norm", seed)
     for i in range(n_cases):
-        shape = (*(_randint(c, 1, 5) for _ in range(_randint(c, 1, 3))), _randint(c, 2, 32))
-        x = 3.0 * _randn(c, *shape) + 5.0  # an offset and a scale that a wrong mean/variance would not survive
-        gamma, beta = _randn(c, shape[-1]), _randn(c, shape[-1])
+        shape = (*(c.randint(1, 5) for _ in range(c.randint(1, 3))), c.randint(2, 32))
+        x = 3.0 * c.randn(*shape) + 5.0  # an offset and a scale that a wrong mean/variance would not survive
+        gamma, beta = c.randn(shape[-1]), c.randn(shape[-1])
         expected = F.layer_norm(x, (shape[-1],), gamma, beta, eps=1e-5)
         c.close(f"#{i} x{shape}", expected, c.call(layer_norm, x, gamma, beta))
-    x = _randn(c, 2, 3, 8)
+    x = c.randn(2, 3, 8)
     x[0, 0] = 1.25  # a constant row: variance 0, only eps keeps it finite
     expected = F.layer_norm(x, (8,), torch.ones(8, dtype=x.dtype), torch.zeros(8, dtype=x.dtype), eps=1e-5)
     c.close(

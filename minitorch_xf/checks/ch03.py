@@ -15,18 +15,10 @@ from ._core import Checker
 __all__ = ["check_descent_step", "check_energy_grad", "check_pairwise_energy", "check_relu_step"]
 
 
-def _randn(c: Checker, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=c.generator, dtype=torch.float64)
-
-
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def _case(c: Checker):
-    n, d = _randint(c, 2, 8), _randint(c, 2, 6)
-    y = _randn(c, n, d)
-    w = _randn(c, d, d) / d**0.5
+    n, d = c.randint(2, 8), c.randint(2, 6)
+    y = c.randn(n, d)
+    w = c.randn(d, d) / d**0.5
     return y, w.T @ w, w
 
 
@@ -54,7 +46,7 @@ def check_pairwise_energy(pairwise_energy, n_cases: int = 4, seed: int | None = 
     for i in range(n_cases):
         y, w_s, _ = _case(c)
         c.close(f"#{i} y{tuple(y.shape)}", _loop_energy(y, w_s), c.call(pairwise_energy, y, w_s))
-    y = _randn(c, 1, 3)
+    y = c.randn(1, 3)
     c.close(
         "a single token (only the diagonal term: -1)",
         torch.tensor(-1.0, dtype=torch.float64),
@@ -98,11 +90,11 @@ def check_relu_step(relu_step, n_cases: int = 4, seed: int | None = None) -> Non
     """``relu_step(x, w, b, step)``: projected gradient on $\\frac12 x^T(I-W)x - b^T x$ over $x \\ge 0$."""
     c = Checker("relu_step", seed)
     for i in range(n_cases):
-        m, d = _randint(c, 1, 5), _randint(c, 2, 7)
-        a = _randn(c, d, d)
+        m, d = c.randint(1, 5), c.randint(2, 7)
+        a = c.randn(d, d)
         w = (a + a.T) / 2
-        b = _randn(c, d)
-        x = torch.relu(_randn(c, m, d))
+        b = c.randn(d)
+        x = torch.relu(c.randn(m, d))
         step = float(torch.rand((), generator=c.generator, dtype=torch.float64)) + 0.2
         expected = torch.clamp(x - step * (x - x @ w - b), min=0.0)
         c.close(f"#{i} x{tuple(x.shape)} step={step:.3f}", expected, c.call(relu_step, x, w, b, step))

@@ -15,15 +15,11 @@ from ._core import Checker
 __all__ = ["check_input_injection", "check_lora_linear", "check_subleq_step"]
 
 
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def check_input_injection(looped_forward, n_cases: int = 4, seed: int | None = None) -> None:
     """``looped_forward(step, p, n_loops)`` -> Y_T with Y_0 = 0, Y_{t+1} = step(Y_t + p)."""
     c = Checker("input_injection", seed)
     for i in range(n_cases):
-        n, m, t = _randint(c, 1, 6), _randint(c, 2, 8), _randint(c, 1, 7)
+        n, m, t = c.randint(1, 6), c.randint(2, 8), c.randint(1, 7)
         w = torch.randn(m, m, generator=c.generator, dtype=torch.float64) / m**0.5
         p = torch.randn(n, m, generator=c.generator, dtype=torch.float64)
 
@@ -43,13 +39,13 @@ def check_lora_linear(lora_linear, n_cases: int = 4, seed: int | None = None) ->
     """``lora_linear(x, weight, bias, lora_a, lora_b, alpha)`` = x W^T + b + (alpha / r) x A^T B^T."""
     c = Checker("lora_linear", seed)
     for i in range(n_cases):
-        d_in, d_out, r, b = _randint(c, 2, 12), _randint(c, 1, 10), _randint(c, 1, 4), _randint(c, 1, 5)
+        d_in, d_out, r, b = c.randint(2, 12), c.randint(1, 10), c.randint(1, 4), c.randint(1, 5)
         x = torch.randn(b, d_in, generator=c.generator, dtype=torch.float64)
         weight = torch.randn(d_out, d_in, generator=c.generator, dtype=torch.float64)
         bias = torch.randn(d_out, generator=c.generator, dtype=torch.float64)
         lora_a = torch.randn(r, d_in, generator=c.generator, dtype=torch.float64)
         lora_b = torch.randn(d_out, r, generator=c.generator, dtype=torch.float64)
-        alpha = float(_randint(c, 1, 16))
+        alpha = float(c.randint(1, 16))
         expected = F.linear(x, weight + (alpha / r) * lora_b @ lora_a, bias)  # the merged weight
         got = c.call(lora_linear, x, weight, bias, lora_a, lora_b, alpha)
         c.close(f"#{i} x{tuple(x.shape)} W{tuple(weight.shape)} r={r} alpha={alpha}", expected, got)
@@ -73,7 +69,7 @@ def check_subleq_step(subleq_step, n_cases: int = 12, seed: int | None = None) -
     """
     c = Checker("subleq_step", seed)
     for i in range(n_cases):
-        n, p = _randint(c, 1, 6), _randint(c, 1, 5)
+        n, p = c.randint(1, 6), c.randint(1, 5)
         mem = torch.randint(-6, 7, (n,), generator=c.generator)
         program = torch.stack(
             [
@@ -83,7 +79,7 @@ def check_subleq_step(subleq_step, n_cases: int = 12, seed: int | None = None) -
             ],
             dim=1,
         )  # (P, 3)
-        pc = _randint(c, 0, p) if i % 4 else p + 1  # every fourth case starts halted
+        pc = c.randint(0, p) if i % 4 else p + 1  # every fourth case starts halted
         ref_mem, ref_pc = _subleq_reference(mem.tolist(), pc, program.tolist())
         before = mem.clone()
         got = c.call(subleq_step, mem, pc, program)

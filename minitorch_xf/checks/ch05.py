@@ -15,14 +15,6 @@ from ._core import Checker
 __all__ = ["check_equivariance_gap", "check_rpe_attention", "check_toeplitz", "check_urpe_attention"]
 
 
-def _randn(c: Checker, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=c.generator, dtype=torch.float64)
-
-
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def _loop_toeplitz(values: torch.Tensor, n: int) -> torch.Tensor:
     out = values.new_empty(n, n)
     for i in range(n):
@@ -35,16 +27,16 @@ def check_toeplitz(toeplitz, n_cases: int = 4, seed: int | None = None) -> None:
     """``toeplitz(values, n)``: values (2n-1,) -> (n, n) with entry (i, j) = values[i - j + n - 1]."""
     c = Checker("toeplitz", seed)
     for i in range(n_cases):
-        n = _randint(c, 1, 7)
-        values = _randn(c, 2 * n - 1)
+        n = c.randint(1, 7)
+        values = c.randn(2 * n - 1)
         c.close(f"#{i} n={n}", _loop_toeplitz(values, n), c.call(toeplitz, values, n))
     c.done()
 
 
 def _case(c: Checker):
-    n, d = _randint(c, 2, 7), _randint(c, 1, 5)
-    q, k, v = _randn(c, n, d), _randn(c, n, d), _randn(c, n, _randint(c, 1, 4))
-    return n, q, k, v, _randn(c, 2 * n - 1) * 2
+    n, d = c.randint(2, 7), c.randint(1, 5)
+    q, k, v = c.randn(n, d), c.randn(n, d), c.randn(n, c.randint(1, 4))
+    return n, q, k, v, c.randn(2 * n - 1) * 2
 
 
 def check_rpe_attention(rpe_attention, n_cases: int = 4, seed: int | None = None) -> None:
@@ -55,7 +47,7 @@ def check_rpe_attention(rpe_attention, n_cases: int = 4, seed: int | None = None
         expected = F.scaled_dot_product_attention(q[None], k[None], v[None], attn_mask=_loop_toeplitz(b, n)[None])[0]
         c.close(f"#{i} n={n} d={q.shape[1]}", expected, c.call(rpe_attention, q, k, v, b))
     n, _, _, v, b = _case(c)
-    x = _randn(c, 1, 3).expand(n, 3)  # a constant input: q_i, k_j, v_j all equal
+    x = c.randn(1, 3).expand(n, 3)  # a constant input: q_i, k_j, v_j all equal
     got = c.call(rpe_attention, x, x, x, b)
     c.close("constant input: every row is the input token (rows of the softmax sum to 1)", x, got)
     c.done()
@@ -66,7 +58,7 @@ def check_urpe_attention(urpe_attention, n_cases: int = 4, seed: int | None = No
     ch = Checker("urpe_attention", seed)
     for i in range(n_cases):
         n, q, k, v, b = _case(ch)
-        cvals = _randn(ch, 2 * n - 1)
+        cvals = ch.randn(2 * n - 1)
         bias, cmat = _loop_toeplitz(b, n), _loop_toeplitz(cvals, n)
         rows = []
         for r in range(n):
@@ -94,8 +86,8 @@ def check_equivariance_gap(equivariance_gap, n_cases: int = 3, seed: int | None 
     r"""``equivariance_gap(fn, x, perm)`` -> float $\max\lvert f(x[:, \pi]) - f(x)[:, \pi]\rvert$, x (b, n, d)."""
     c = Checker("equivariance_gap", seed)
     for i in range(n_cases):
-        n = _randint(c, 3, 7)
-        x = _randn(c, 2, n, 3)
+        n = c.randint(3, 7)
+        x = c.randn(2, n, 3)
         perm = torch.randperm(n, generator=c.generator)
         while torch.equal(perm, torch.arange(n)):
             perm = torch.randperm(n, generator=c.generator)

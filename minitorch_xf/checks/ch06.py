@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import itertools
 
-import torch
-
 from ._core import Checker
 
 __all__ = ["check_arithmetic_step", "check_final_answer", "check_lis_step", "check_parity_scratchpad"]
 
 
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def _expr(c: Checker, p: int, n_ops: int) -> list[str]:
     ops = ("+", "-", "*")
-    expr = [str(_randint(c, 0, p - 1))]
+    expr = [str(c.randint(0, p - 1))]
     for _ in range(n_ops):
-        expr += [ops[_randint(c, 0, 2)], str(_randint(c, 0, p - 1))]
+        expr += [ops[c.randint(0, 2)], str(c.randint(0, p - 1))]
     return expr
 
 
@@ -32,8 +26,8 @@ def check_arithmetic_step(arithmetic_step, n_cases: int = 30, seed: int | None =
     """``arithmetic_step(tokens, p)``: reduce one operation (the leftmost ``*``, else the leftmost ``+``/``-``)."""
     c = Checker("arithmetic_step", seed)
     for i in range(n_cases):
-        p = (2, 3, 5, 7, 11)[_randint(c, 0, 4)]
-        expr = _expr(c, p, _randint(c, 1, 5))
+        p = (2, 3, 5, 7, 11)[c.randint(0, 4)]
+        expr = _expr(c, p, c.randint(1, 5))
         got = c.call(arithmetic_step, list(expr), p)
         where = f"#{i} {' '.join(expr)} (mod {p})"
         c.true(f"{where}: a list of tokens", isinstance(got, list), f"expected a list of str, got {got!r}")
@@ -60,7 +54,7 @@ def check_parity_scratchpad(parity_scratchpad, n_cases: int = 10, seed: int | No
         want = [sum(bits[: i + 1]) % 2 for i in range(4)]
         c.true(f"{bits}", list(got) == want, f"expected {want}, got {got!r}")
     for i in range(n_cases):
-        bits = [_randint(c, 0, 1) for _ in range(_randint(c, 1, 30))]
+        bits = [c.randint(0, 1) for _ in range(c.randint(1, 30))]
         got = c.call(parity_scratchpad, list(bits))
         c.true(f"random #{i}, {len(bits)} bits", list(got)[-1:] == [sum(bits) % 2] and len(got) == len(bits), f"{got}")
     c.done()
@@ -79,8 +73,8 @@ def check_lis_step(lis_step, n_cases: int = 20, seed: int | None = None) -> None
     """``lis_step(a, f)``: given ``a`` and the DP entries ``f`` of its first ``len(f)`` positions, the next entry."""
     c = Checker("lis_step", seed)
     for i in range(n_cases):
-        a = [_randint(c, 0, 6) for _ in range(_randint(c, 1, 8))]
-        k = _randint(c, 0, len(a) - 1)
+        a = [c.randint(0, 6) for _ in range(c.randint(1, 8))]
+        k = c.randint(0, len(a) - 1)
         f = [_lis_ending(a, j) for j in range(k)]
         got = c.call(lis_step, list(a), list(f))
         want = _lis_ending(a, k)

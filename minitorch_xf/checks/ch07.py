@@ -17,10 +17,6 @@ from ._core import Checker
 __all__ = ["check_bfs_reachable", "check_continuous_thought_step", "check_frontier_superposition"]
 
 
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def _graph(c: Checker, n: int, p: float, dag: bool = True) -> list[tuple[int, int]]:
     """Random edges: forward pairs of a random order (a DAG), or any ordered pair (cycles allowed)."""
     order = torch.randperm(n, generator=c.generator).tolist()
@@ -57,10 +53,10 @@ def check_bfs_reachable(bfs_reachable, n_cases: int = 25, seed: int | None = Non
     ]
     cases = [(list(e), n, s, why) for e, n, s, why in fixed]
     for i in range(n_cases):
-        n = _randint(c, 2, 12)
+        n = c.randint(2, 12)
         dag = i % 3 != 0  # every third graph may have cycles
         edges = _graph(c, n, 0.1 + 0.3 * float(torch.rand(1, generator=c.generator)), dag)
-        cases.append((edges, n, _randint(c, 0, n - 1), f"random #{i} ({'DAG' if dag else 'cycles allowed'})"))
+        cases.append((edges, n, c.randint(0, n - 1), f"random #{i} ({'DAG' if dag else 'cycles allowed'})"))
     for edges, n, source, why in cases:
         got = c.call(bfs_reachable, [tuple(e) for e in edges], n, source)
         want = [v in set(_within(edges, n, source, n)) for v in range(n)]
@@ -75,9 +71,9 @@ def check_frontier_superposition(frontier_superposition, n_cases: int = 15, seed
     """``frontier_superposition(embeddings, vertices)`` -> (d,): $|V|^{-1/2}\\sum_{v \\in V} u_v$."""
     c = Checker("frontier_superposition", seed)
     for i in range(n_cases):
-        n, d = _randint(c, 1, 10), _randint(c, 1, 16)
+        n, d = c.randint(1, 10), c.randint(1, 16)
         u = torch.randn(n, d, generator=c.generator, dtype=torch.float64)
-        k = _randint(c, 1, n)
+        k = c.randint(1, n)
         vertices = torch.randperm(n, generator=c.generator)[:k].tolist()
         want = torch.zeros(d, dtype=torch.float64)
         for v in vertices:
@@ -96,12 +92,12 @@ def check_continuous_thought_step(continuous_thought_step, n_cases: int = 15, se
     """
     c = Checker("continuous_thought_step", seed)
     for i in range(n_cases):
-        n = _randint(c, 2, 10)
-        d = n + _randint(c, 0, 4)
+        n = c.randint(2, 10)
+        d = n + c.randint(0, 4)
         q, _ = torch.linalg.qr(torch.randn(d, n, generator=c.generator, dtype=torch.float64))  # (d, n)
         u = q.T.contiguous()  # (n, d): orthonormal rows
         edges = _graph(c, n, 0.3, dag=i % 2 == 0)
-        root, t = _randint(c, 0, n - 1), _randint(c, 0, 3)
+        root, t = c.randint(0, n - 1), c.randint(0, 3)
         now, nxt = _within(edges, n, root, t), _within(edges, n, root, t + 1)
         thought = u[now].sum(0) / math.sqrt(len(now))
         want = u[nxt].sum(0) / math.sqrt(len(nxt))

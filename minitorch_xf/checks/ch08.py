@@ -15,20 +15,12 @@ from ._core import Checker
 __all__ = ["check_khatri_rao", "check_match3_labels", "check_tensor_attention"]
 
 
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
-def _randn(c: Checker, *shape) -> torch.Tensor:
-    return torch.randn(*shape, generator=c.generator, dtype=torch.float64)
-
-
 def check_khatri_rao(khatri_rao, n_cases: int = 5, seed: int | None = None) -> None:
     """``khatri_rao(a, b)`` for a (t1, d), b (t2, d) -> (t1 * t2, d), row ``j * t2 + k`` equal to ``a[j] * b[k]``."""
     c = Checker("khatri_rao", seed)
     for i in range(n_cases):
-        t1, t2, d = _randint(c, 1, 4), _randint(c, 1, 5), _randint(c, 1, 4)
-        a, b = _randn(c, t1, d), _randn(c, t2, d)
+        t1, t2, d = c.randint(1, 4), c.randint(1, 5), c.randint(1, 4)
+        a, b = c.randn(t1, d), c.randn(t2, d)
         expected = torch.stack([a[j] * b[k] for j in range(t1) for k in range(t2)])
         c.close(f"#{i} t1={t1} t2={t2} d={d}", expected, c.call(khatri_rao, a, b))
     c.done()
@@ -55,11 +47,11 @@ def check_tensor_attention(tensor_attention, n_cases: int = 6, seed: int | None 
     """
     c = Checker("tensor_attention", seed)
     for i in range(n_cases):
-        s, t1, t2 = _randint(c, 1, 4), _randint(c, 1, 4), _randint(c, 1, 4)
-        d, e = _randint(c, 1, 3), _randint(c, 1, 3)
+        s, t1, t2 = c.randint(1, 4), c.randint(1, 4), c.randint(1, 4)
+        d, e = c.randint(1, 3), c.randint(1, 3)
         scale = [1.0, 3.0, 12.0][i % 3]  # 12^3-sized scores overflow exp without the max
-        q, k1, k2 = scale * _randn(c, s, d), scale * _randn(c, t1, d), scale * _randn(c, t2, d)
-        v1, v2 = _randn(c, t1, e), _randn(c, t2, e)
+        q, k1, k2 = scale * c.randn(s, d), scale * c.randn(t1, d), scale * c.randn(t2, d)
+        v1, v2 = c.randn(t1, e), c.randn(t2, e)
         expected = _loop_tensor_attention(q, k1, k2, v1, v2)
         c.close(
             f"#{i} s={s} t1={t1} t2={t2} d={d} e={e} scale={scale}",
@@ -78,7 +70,7 @@ def check_match3_labels(match3_labels, n_cases: int = 8, seed: int | None = None
         if i < len(fixed):
             row, m = fixed[i]
         else:
-            n, m = _randint(c, 1, 7), _randint(c, 2, 19)
+            n, m = c.randint(1, 7), c.randint(2, 19)
             row = torch.randint(0, m, (n,), generator=c.generator).tolist()
         n = len(row)
         expected = torch.tensor(

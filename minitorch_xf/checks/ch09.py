@@ -16,14 +16,6 @@ __all__ = ["check_best_eta", "check_gd_step", "check_lsa_gd_weights", "check_ols
 F64 = torch.float64
 
 
-def _randn(c: Checker, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=c.generator, dtype=F64)
-
-
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def _autograd_step(x: torch.Tensor, y: torch.Tensor, w0: torch.Tensor, eta: float) -> torch.Tensor:
     """w0 - eta * grad of L(w) = 1/(2N) sum (w.x_i - y_i)^2, the gradient from autograd."""
     w = w0.clone().requires_grad_()
@@ -46,8 +38,8 @@ def check_gd_step(gd_step, n_cases: int = 4, seed: int | None = None) -> None:
     """``gd_step(x, y, w0, eta)``: x (N, d), y (N,), w0 (d,) -> $w_1 = w_0 - \\eta \\nabla L(w_0)$ (d,)."""
     c = Checker("gd_step", seed)
     for i in range(n_cases):
-        n, d = _randint(c, 1, 12), _randint(c, 1, 6)
-        x, y, w0 = _randn(c, n, d), _randn(c, n), _randn(c, d)
+        n, d = c.randint(1, 12), c.randint(1, 6)
+        x, y, w0 = c.randn(n, d), c.randn(n), c.randn(d)
         eta = float(torch.rand((), generator=c.generator, dtype=F64)) + 0.05
         c.close(f"#{i} N={n} d={d} eta={eta:.3f}", _autograd_step(x, y, w0, eta), c.call(gd_step, x, y, w0, eta))
     c.done()
@@ -58,9 +50,9 @@ def check_lsa_gd_weights(lsa_gd_weights, n_cases: int = 3, seed: int | None = No
     from $w_0 = 0$: every token $(x_j, y_j)$ becomes $(x_j, y_j - w_1^\\top x_j)$."""
     c = Checker("lsa_gd_weights", seed)
     for i in range(n_cases):
-        n, d, s = _randint(c, 2, 9), _randint(c, 1, 5), _randint(c, 1, 3)
+        n, d, s = c.randint(2, 9), c.randint(1, 5), c.randint(1, 3)
         eta = float(torch.rand((), generator=c.generator, dtype=F64)) + 0.05
-        x, y, xq = _randn(c, n, d), _randn(c, n), _randn(c, s, d)
+        x, y, xq = c.randn(n, d), c.randn(n), c.randn(s, d)
         weights = c.call(lsa_gd_weights, d, eta, n)
         if not isinstance(weights, (tuple, list)) or len(weights) != 4:
             c.fail(f"expected a tuple (w_k, w_q, w_v, p), received {type(weights).__name__}")
@@ -82,13 +74,13 @@ def check_ols_min_norm(ols_min_norm, n_cases: int = 4, seed: int | None = None) 
     N < d or examples repeat."""
     c = Checker("ols_min_norm", seed)
     for i in range(n_cases):
-        d = _randint(c, 2, 6)
-        n = _randint(c, 1, d - 1) if i % 2 else _randint(c, d, 12)  # odd cases: fewer examples than d (singular)
-        x, y, xq = _randn(c, n, d), _randn(c, n), _randn(c, 3, d)
+        d = c.randint(2, 6)
+        n = c.randint(1, d - 1) if i % 2 else c.randint(d, 12)  # odd cases: fewer examples than d (singular)
+        x, y, xq = c.randn(n, d), c.randn(n), c.randn(3, d)
         expected = torch.from_numpy(xq.numpy() @ np.linalg.lstsq(x.numpy(), y.numpy(), rcond=None)[0])
         kind = "singular, N < d" if n < d else "full rank"
         c.close(f"#{i} N={n} d={d} ({kind})", expected, c.call(ols_min_norm, x, y, xq))
-    x, y, xq = _randn(c, 1, 3).repeat(4, 1), _randn(c, 1).repeat(4), _randn(c, 2, 3)
+    x, y, xq = c.randn(1, 3).repeat(4, 1), c.randn(1).repeat(4), c.randn(2, 3)
     expected = torch.from_numpy(xq.numpy() @ np.linalg.lstsq(x.numpy(), y.numpy(), rcond=None)[0])
     c.close("one example repeated 4 times (rank 1)", expected, c.call(ols_min_norm, x, y, xq))
     c.done()
@@ -98,9 +90,9 @@ def check_best_eta(best_eta, seed: int | None = None) -> None:
     """``best_eta(n, d)`` -> the float $\\eta^\\star$ minimizing the expected one-step GD error from $w_0 = 0$, for
     $x, x_q, w \\sim \\mathcal N(0, I_d)$ and $y = w^\\top x$; compared with a Monte-Carlo estimate."""
     c = Checker("best_eta", seed)
-    for n, d in ((_randint(c, 2, 12), _randint(c, 1, 6)), (_randint(c, 2, 12), _randint(c, 1, 6))):
+    for n, d in ((c.randint(2, 12), c.randint(1, 6)), (c.randint(2, 12), c.randint(1, 6))):
         b = 40_000
-        x, w, xq = _randn(c, b, n, d), _randn(c, b, d), _randn(c, b, d)
+        x, w, xq = c.randn(b, n, d), c.randn(b, d), c.randn(b, d)
         y, yq = (x @ w[..., None])[..., 0], (xq * w).sum(-1)  # (b, n), (b,)
         g = ((x.transpose(1, 2) @ y[..., None])[..., 0] * xq).sum(-1) / n  # (b,): the prediction at eta = 1
         estimate = float((g * yq).sum() / (g * g).sum())

@@ -20,13 +20,9 @@ __all__ = [
 ]
 
 
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def _case(c: Checker):
     """A random problem: x (n, T, d), y (n,) in {-1, 1}, z (n, d), w (d, d), v (d,), float64."""
-    n, t, d = _randint(c, 1, 5), _randint(c, 2, 6), _randint(c, 2, 5)
+    n, t, d = c.randint(1, 5), c.randint(2, 6), c.randint(2, 5)
     g = c.generator
     x = torch.randn(n, t, d, generator=g, dtype=torch.float64)
     y = torch.where(torch.rand(n, generator=g, dtype=torch.float64) > 0.5, 1.0, -1.0).double()
@@ -107,7 +103,7 @@ def check_balanced_factors(balanced_factors, n_cases: int = 5, seed: int | None 
     \\lVert W\\rVert_\\star$ (the minimum of the variational form)."""
     c = Checker("balanced_factors", seed)
     for i in range(n_cases):
-        d, r = _randint(c, 2, 6), _randint(c, 1, 3)
+        d, r = c.randint(2, 6), c.randint(1, 3)
         w = torch.randn(d, r, generator=c.generator, dtype=torch.float64) @ torch.randn(
             r, d, generator=c.generator, dtype=torch.float64
         )  # rank <= r

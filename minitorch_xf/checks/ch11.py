@@ -18,14 +18,6 @@ __all__ = ["check_hyla_attention", "check_hypernetwork_weights", "check_rms_head
 EPS = 1e-6
 
 
-def _randn(c: Checker, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=c.generator, dtype=torch.float64)
-
-
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def _loop_rms(scores: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(scores)
     b, h, s, t = scores.shape
@@ -61,9 +53,9 @@ def check_rms_head_norm(rms_head_norm, n_cases: int = 4, seed: int | None = None
     """``rms_head_norm(scores)``: (b, h, s, t) -> each (q, k) code divided by its RMS over heads (eps 1e-6)."""
     c = Checker("rms_head_norm", seed)
     for i in range(n_cases):
-        scores = _randn(c, _randint(c, 1, 2), _randint(c, 1, 5), _randint(c, 1, 4), _randint(c, 1, 4))
+        scores = c.randn(c.randint(1, 2), c.randint(1, 5), c.randint(1, 4), c.randint(1, 4))
         c.close(f"#{i} scores{tuple(scores.shape)}", _loop_rms(scores), c.call(rms_head_norm, scores))
-    scores = _randn(c, 1, 1, 3, 3) + 3.0  # one head, scores far from 0: each code becomes x / sqrt(x^2 + eps)
+    scores = c.randn(1, 1, 3, 3) + 3.0  # one head, scores far from 0: each code becomes x / sqrt(x^2 + eps)
     expected = scores / (scores.pow(2) + EPS).sqrt()
     c.close("one head: x / sqrt(x^2 + eps), about +-1", expected, c.call(rms_head_norm, scores))
     c.done()
@@ -73,10 +65,10 @@ def check_hyla_attention(hyla_attention, n_cases: int = 3, seed: int | None = No
     """``hyla_attention(x, w_q, w_k, w_v, w_o, n_heads)``: x (n, m), w_q/w_k/w_v (h d, m), w_o (m, h d) -> (n, m)."""
     c = Checker("hyla_attention", seed)
     for i in range(n_cases):
-        n, h, d = _randint(c, 2, 5), _randint(c, 1, 3), _randint(c, 1, 3)
-        m = _randint(c, 2, 6)
-        x = _randn(c, n, m)
-        w_q, w_k, w_v, w_o = _randn(c, h * d, m), _randn(c, h * d, m), _randn(c, h * d, m), _randn(c, m, h * d)
+        n, h, d = c.randint(2, 5), c.randint(1, 3), c.randint(1, 3)
+        m = c.randint(2, 6)
+        x = c.randn(n, m)
+        w_q, w_k, w_v, w_o = c.randn(h * d, m), c.randn(h * d, m), c.randn(h * d, m), c.randn(m, h * d)
         got = c.call(hyla_attention, x, w_q, w_k, w_v, w_o, h)
         c.close(f"#{i} n={n} heads={h} d={d} m={m}", _loop_hyla(x, w_q, w_k, w_v, w_o, h), got)
     c.done()
@@ -87,13 +79,13 @@ def check_hypernetwork_weights(hypernetwork_weights, n_cases: int = 3, seed: int
     ``sum_k W[:, q, k] @ x_k`` equal to torch's ``nn.MultiheadAttention`` (no biases)."""
     c = Checker("hypernetwork_weights", seed)
     for i in range(n_cases):
-        h = _randint(c, 1, 4)
-        m, n = h * _randint(c, 1, 3), _randint(c, 2, 5)
+        h = c.randint(1, 4)
+        m, n = h * c.randint(1, 3), c.randint(2, 5)
         mha = torch.nn.MultiheadAttention(m, h, bias=False, batch_first=True).double()
         with torch.no_grad():
-            mha.in_proj_weight.copy_(_randn(c, 3 * m, m) / math.sqrt(m))
-            mha.out_proj.weight.copy_(_randn(c, m, m) / math.sqrt(m))
-            x = _randn(c, 2, n, m)
+            mha.in_proj_weight.copy_(c.randn(3 * m, m) / math.sqrt(m))
+            mha.out_proj.weight.copy_(c.randn(m, m) / math.sqrt(m))
+            x = c.randn(2, n, m)
             expected, a = mha(x, x, x, average_attn_weights=False)
         w_v = mha.in_proj_weight.detach()[2 * m :]
         got = c.call(hypernetwork_weights, a, w_v, mha.out_proj.weight.detach())
@@ -108,7 +100,7 @@ def check_zadeh_dnf(zadeh_dnf, n_cases: int = 4, seed: int | None = None) -> Non
     """``zadeh_dnf(signs, x)``: signs (K, n) in {0, 1}, x (p, n) in [0, 1] -> (p,) max_j min_i literal."""
     c = Checker("zadeh_dnf", seed)
     for i in range(n_cases):
-        k, n, p = _randint(c, 1, 4), _randint(c, 1, 5), _randint(c, 1, 6)
+        k, n, p = c.randint(1, 4), c.randint(1, 5), c.randint(1, 6)
         signs = torch.randint(0, 2, (k, n), generator=c.generator)
         x = torch.rand(p, n, generator=c.generator, dtype=torch.float64)
         expected = torch.tensor(

@@ -13,15 +13,11 @@ from ._core import Checker
 __all__ = ["check_linear_recurrence", "check_online_softmax", "check_scan_combine"]
 
 
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def check_online_softmax(online_softmax_attention, n_cases: int = 5, seed: int | None = None) -> None:
     """``online_softmax_attention(scores, v, block)`` -> (s, e): softmax(scores) @ v, streaming over key blocks."""
     c = Checker("online_softmax_attention", seed)
     for i in range(n_cases):
-        s, t, e, block = _randint(c, 1, 5), _randint(c, 1, 12), _randint(c, 1, 4), _randint(c, 1, 5)
+        s, t, e, block = c.randint(1, 5), c.randint(1, 12), c.randint(1, 4), c.randint(1, 5)
         scale = [1.0, 30.0, 300.0][i % 3]  # large scores: a missing running max overflows
         scores = scale * torch.randn(s, t, generator=c.generator, dtype=torch.float64)
         v = torch.randn(t, e, generator=c.generator, dtype=torch.float64)
@@ -42,7 +38,7 @@ def check_linear_recurrence(linear_attention_rnn, n_cases: int = 5, seed: int | 
     """``linear_attention_rnn(q, k, v)`` -> (n, e): causal linear attention with phi = elu + 1, token by token."""
     c = Checker("linear_attention_rnn", seed)
     for i in range(n_cases):
-        n, d, e = _randint(c, 1, 8), _randint(c, 1, 4), _randint(c, 1, 4)
+        n, d, e = c.randint(1, 8), c.randint(1, 4), c.randint(1, 4)
         q, k = (torch.randn(n, d, generator=c.generator, dtype=torch.float64) for _ in range(2))
         v = torch.randn(n, e, generator=c.generator, dtype=torch.float64)
         expected = torch.stack(
@@ -60,7 +56,7 @@ def check_scan_combine(combine, n_cases: int = 5, seed: int | None = None) -> No
     """``combine((m_a, u_a, w_a), (m_b, u_b, w_b))`` -> (m, u, w): merging two blocks gives the softmax over both."""
     c = Checker("scan_combine", seed)
     for i in range(n_cases):
-        ta, tb, e = _randint(c, 1, 5), _randint(c, 1, 5), _randint(c, 1, 3)
+        ta, tb, e = c.randint(1, 5), c.randint(1, 5), c.randint(1, 3)
         s = [1.0, 50.0, 500.0][i % 3] * torch.randn(ta + tb, generator=c.generator, dtype=torch.float64)
         v = torch.randn(ta + tb, e, generator=c.generator, dtype=torch.float64)
 

@@ -16,10 +16,6 @@ from ._core import Checker
 __all__ = ["check_attention_intensity", "check_merge_states", "check_roofline_time", "check_triton_softmax"]
 
 
-def _randint(c: Checker, lo: int, hi: int) -> int:
-    return int(torch.randint(lo, hi + 1, (1,), generator=c.generator))
-
-
 def _kernel_device() -> str:
     """Where a Triton kernel can take tensors: the CPU under the interpreter, else CUDA."""
     interpreted = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
@@ -37,7 +33,7 @@ def check_triton_softmax(triton_softmax, n_cases: int = 4, seed: int | None = No
         return out.cpu() if isinstance(out, torch.Tensor) else out
 
     for i in range(n_cases):
-        m, n = _randint(c, 1, 6), _randint(c, 1, 300)
+        m, n = c.randint(1, 6), c.randint(1, 300)
         x = 4 * torch.randn(m, n, generator=c.generator)
         c.close(f"#{i} x{(m, n)} (n not a power of two: mask the tail)", torch.softmax(x, -1), run(x))
     big = torch.tensor([[1000.0, 1001.0, 999.0], [-1000.0, -1001.0, -999.0]])
@@ -58,10 +54,10 @@ def check_merge_states(merge_states, n_cases: int = 4, seed: int | None = None) 
     """``merge_states((m1, l1, o1), (m2, l2, o2))`` -> (m, l, o): the state of the union of two key blocks."""
     c = Checker("merge_states", seed)
     for i in range(n_cases + 1):
-        s, n, d = _randint(c, 1, 5), _randint(c, 2, 12), _randint(c, 1, 6)
+        s, n, d = c.randint(1, 5), c.randint(2, 12), c.randint(1, 6)
         x = 3 * torch.randn(s, n, generator=c.generator, dtype=torch.float64)
         v = torch.randn(n, d, generator=c.generator, dtype=torch.float64)
-        split = _randint(c, 1, n - 1)
+        split = c.randint(1, n - 1)
         case = f"#{i} s={s} split {split}+{n - split}"
         if i == n_cases:
             x[:, split:] += 30.0  # the second block's max is far larger: the first must be rescaled
@@ -78,9 +74,9 @@ def check_roofline_time(roofline_time, n_cases: int = 5, seed: int | None = None
     """``roofline_time(flops, nbytes, peak_flops, bandwidth)`` -> the lower bound max(F/P, B/W) in seconds."""
     c = Checker("roofline_time", seed)
     for i in range(n_cases):
-        m, k, n = (2 ** _randint(c, 4, 14) for _ in range(3))
+        m, k, n = (2 ** c.randint(4, 14) for _ in range(3))
         flops, nbytes = 2.0 * m * k * n, 2.0 * (m * k + k * n + m * n)  # an fp16 matmul (m, k) @ (k, n)
-        peak, bw = 1e12 * _randint(c, 10, 1000), 1e9 * _randint(c, 500, 5000)
+        peak, bw = 1e12 * c.randint(10, 1000), 1e9 * c.randint(500, 5000)
         want = torch.tensor(max(flops / peak, nbytes / bw), dtype=torch.float64)
         got = c.call(roofline_time, flops, nbytes, peak, bw)
         bound = "compute" if flops / peak > nbytes / bw else "memory"
@@ -92,7 +88,7 @@ def check_attention_intensity(attention_intensity, n_cases: int = 4, seed: int |
     """``attention_intensity(n, d, elem, materialized)`` -> FLOP per byte of one head's forward with s = t = n."""
     c = Checker("attention_intensity", seed)
     for i in range(n_cases):
-        n, d, elem = 2 ** _randint(c, 6, 14), 2 ** _randint(c, 4, 7), (2, 4)[_randint(c, 0, 1)]
+        n, d, elem = 2 ** c.randint(6, 14), 2 ** c.randint(4, 7), (2, 4)[c.randint(0, 1)]
         q = torch.empty(n, d, device="meta")
         scores = torch.empty(n, n, device="meta")
         flops = 2 * 2 * n * n * d  # Q K^T and P V
