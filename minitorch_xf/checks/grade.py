@@ -275,21 +275,12 @@ class Zygote:
             )
         self.workroot = Path(tempfile.mkdtemp(prefix="xf-sandbox-"))
         os.chmod(self.workroot, 0o755)
+        self.keep = _paths_to_keep()
 
     def spawn(self) -> Sandbox:
         workdir = tempfile.mkdtemp(dir=self.workroot)
         os.chmod(workdir, 0o755)
-        config = {
-            "isolate": self.limits.isolate,
-            "hide": self.hide,
-            "keep": _paths_to_keep(),
-            "workdir": workdir,
-            "cpu_s": self.limits.cpu_s,
-            "memory_mb": self.limits.memory_mb,
-            "file_mb": self.limits.file_mb,
-            "tmpfs_mb": self.limits.tmpfs_mb,
-            "nproc": self.limits.nproc,
-        }
+        config = {**asdict(self.limits), "hide": self.hide, "keep": self.keep, "workdir": workdir}
         ours, theirs = socket.socketpair()
         try:
             socket.send_fds(self.control, [json.dumps(config).encode()], [theirs.fileno()])
@@ -409,17 +400,12 @@ class Grader:
     def grade(self, sub: Submission) -> Result:
         start = time.monotonic()
         ref = self.reference
-        zeros = [ExerciseResult(e.grade_id, 0.0, e.points, False) for e in ref.exercises]
         if sub.path is None:
-            for z in zeros:
-                z.message = f"not graded: {sub.problem}"
-            return Result(sub.name, None, 0.0, ref.max_total, zeros, error=sub.problem)
+            return _grader_error(sub, ref, sub.problem)
         try:
             cells = _code_cells(sub.path, ref)
         except (OSError, ValueError) as err:
-            for z in zeros:
-                z.message = f"not graded: {err}"
-            return Result(sub.name, sub.path, 0.0, ref.max_total, zeros, error=str(err))
+            return _grader_error(sub, ref, str(err))
         run = _Run(self, cells)
         results = []
         try:
@@ -453,41 +439,31 @@ class _Run:
         return True
 
     def _start(self) -> None:
-        while True:
-            self.sandbox = self.grader.zygote.spawn()
-            for i, src in enumerate(self.cells):
-                if i in self.skip:
-                    continue
-                if self._out_of_time():
-                    self.cell_errors.setdefault(i, "not run: " + self.error)
-                    continue
-                try:
-                    err = self.sandbox.run_cell(src)
-                except RemoteError as remote:
-                    if type(remote).__name__ == "SandboxSetupError":
-                        raise RuntimeError(f"the sandbox could not be set up: {remote}") from None
-                    err = f"{type(remote).__name__}: {remote}"
-                except SandboxLost as lost:
-                    self.cell_errors[i] = _lost_message(lost, "this cell", self.grader.limits.cell_timeout)
-                    self.skip.add(i)
-                    self.sandbox.kill()
-                    self.restarts += 1
-                    break
-                if err:
-                    self.cell_errors[i] = err
-            else:
+        """A fresh sandbox runs every cell not skipped; a cell that hangs or kills it is skipped from then on."""
+        self.sandbox = self.grader.zygote.spawn()
+        for i, src in enumerate(self.cells):
+            if i in self.skip:
+                continue
+            if self._out_of_time():
+                self.cell_errors.setdefault(i, "not run: " + self.error)
+                continue
+            try:
+                err = self.sandbox.run_cell(src)
+            except RemoteError as remote:
+                if type(remote).__name__ == "SandboxSetupError":
+                    raise RuntimeError(f"the sandbox could not be set up: {remote}") from None
+                err = f"{type(remote).__name__}: {remote}"
+            except SandboxLost as lost:
+                self.cell_errors[i] = _lost_message(lost, "this cell", self.grader.limits.cell_timeout)
+                self.skip.add(i)
+                self._restart()
                 return
-            if self.restarts > MAX_RESTARTS:
-                self.error = f"the sandbox was restarted {self.restarts} times; the remaining exercises are not graded"
-                self.sandbox = None
-                return
+            if err:
+                self.cell_errors[i] = err
 
     def grade_exercise(self, ex: Exercise) -> ExerciseResult:
         res = ExerciseResult(ex.grade_id, 0.0, ex.points, False)
-        if self.sandbox is not None and self._out_of_time():
-            res.message = self.error
-            return res
-        if self.sandbox is None:
+        if self.sandbox is None or self._out_of_time():
             res.message = self.error or "the sandbox could not start"
             return res
         for call in ex.calls:

@@ -50,6 +50,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVA
     16384,
     1 << 18,
 )
+NAMESPACES = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 NOBODY = 65534
 
@@ -77,7 +78,7 @@ def isolation_problem() -> str:
             if pid == 0:
                 code = 1
                 try:
-                    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "x")
+                    _check(_libc.unshare(NAMESPACES), "unshare")
                     _mount(None, "/", None, MS_REC | MS_PRIVATE)
                     _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
                     code = 0
@@ -260,7 +261,7 @@ def _keeper(config: dict, sock_fd: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     if config["isolate"]:
-        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+        _check(_libc.unshare(NAMESPACES), "unshare")
     child = os.fork()
     if child == 0:
         status = 70
