@@ -168,6 +168,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 NBVAL_OUTPUT_TIMEOUT_S = 60
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not in pyproject.toml: editing that file reinstalls the whole .venv.
+    config.addinivalue_line(
+        "markers",
+        "checks(*labels): the labelled results of the book (prf labels, e.g. 'lem-layernorm-backward') that this "
+        "test checks numerically; the book shows the test under each result's box",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give nbval cells a longer output timeout; tests marked ``gpu`` need CUDA: skip them, with the reason,
     on machines without it."""

@@ -5,9 +5,14 @@ Every experiment notebook ends with one table that sets the paper's claims besid
     from minitorch_xf.report import PaperTable
 
     table = PaperTable("notebooks/ch02-ode-macaron.ipynb", rt, source="Lu et al. (2019)")
-    table.add("local error order, Strang splitting", "3 (theory)", f"{slope:.2f}")
-    table.add("WMT14 En-De BLEU", "28.9 (reported)", "not reproduced (CPU)")
+    table.add("local error order, Strang splitting", "3 (theory)", f"{slope:.2f}", status="asserted")
+    table.add("WMT14 En-De BLEU", "28.9 (Table 3)", "not reproduced (CPU)", status="not run")
     table.show()
+
+Every row says what backs it (``status``, required): ``"asserted"`` (an assert of this notebook checks exactly
+this row, so the row exists only if it held), ``"reported"`` (measured and shown, not asserted: observed in this
+run), ``"not run"`` (the paper's number, not reproduced here) or ``"falls short"`` (measured, and short of the
+paper's effect). ``paper_checked=False`` marks a paper value that was not checked against the paper's text.
 
 ``show()`` displays a pipe table (``| claim | Lu et al. (2019) | this book (`ci`, cpu) |``) and, when
 ``runtime.record_dir()`` names a folder (``$XF_RECORD_DIR``: set by pytest, ``make book`` and ``make reproduce``),
@@ -23,7 +28,8 @@ The record (every row value a string; MyST inline markup such as ``$d=3$`` is al
      "device_name": "AMD EPYC 7B13",                    # torch.cuda.get_device_name, else the CPU model
      "versions": {"python": "3.11.7", "torch": "2.13.0", "numpy": "2.3.1", "minitorch_xf": "0.1.0"},
      "created": "2026-11-25T13:00:00Z",                 # UTC
-     "rows": [{"claim": "...", "paper": "...", "ours": "..."}]}
+     "rows": [{"claim": "...", "paper": "...", "ours": "...", "status": "asserted", "paper_checked": true}],
+     "cpu_s": 12.3, "wall_s": 15.0}                     # the kernel's CPU and wall seconds when the table was shown
 
 Cells are strings; an ``int`` or ``float`` is formatted for you (``format(v, ".4g")``, ints in full); anything
 else (None, bool, tensors, lists) is rejected with a ``TypeError`` that names the column, so that a table never
@@ -34,8 +40,10 @@ table): write ``\|``, or ``\lvert v\rvert`` inside math.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -44,9 +52,13 @@ import torch
 
 from . import __version__, runtime
 
-__all__ = ["PaperTable", "device_name"]
+__all__ = ["STATUSES", "UNCHECKED", "Checks", "PaperTable", "device_name", "kernel_seconds"]
 
 COLUMNS = ("claim", "paper", "ours")
+# What backs a row of a paper-vs-book table, strongest first.
+STATUSES = ("asserted", "reported", "falls short", "not run")
+UNCHECKED = "†"  # the mark on a paper value that was not checked against the paper's text
+_LABEL = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)+")  # a book label: thm-strang, prop-softmax-argmax
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
 
@@ -111,11 +123,20 @@ class PaperTable:
         self.notebook, self.rt, self.source, self.chapter = notebook, rt, source.strip(), chapter
         self.rows: list[dict[str, str]] = []
 
-    def add(self, claim: str, paper, ours) -> PaperTable:
-        """Append one row; returns the table, so calls can be chained."""
+    def add(self, claim: str, paper, ours, *, status: str, paper_checked: bool = True) -> PaperTable:
+        """Append one row; returns the table, so calls can be chained.
+
+        ``status`` says what backs ``ours`` (one of ``STATUSES``): "asserted" only when an assert of the notebook
+        checks exactly this row. ``paper_checked=False`` marks a paper value not checked against the paper's text.
+        """
         if not isinstance(claim, str) or not claim.strip():
             raise ValueError(f"claim={claim!r} must be a non-empty string saying what is compared")
+        if status not in STATUSES:
+            raise ValueError(f"status={status!r} for claim {claim!r}: must be one of {', '.join(STATUSES)}")
+        if not isinstance(paper_checked, bool):
+            raise TypeError(f"paper_checked={paper_checked!r} must be True or False")
         row = {"claim": _cell("claim", claim), "paper": _cell("paper", paper), "ours": _cell("ours", ours)}
+        row |= {"status": status, "paper_checked": paper_checked}
         self.rows.append(row)
         return self
 
@@ -123,9 +144,13 @@ class PaperTable:
         """The table as a Markdown pipe table (the book renders it as MyST: math and code work in cells)."""
         if not self.rows:
             raise ValueError(f"{self.notebook}: the table has no rows; call add(claim, paper, ours) first")
-        header = f"| claim | {self.source} | this book (`{self.rt.profile}`, {self.rt.device.type}) |"
-        lines = [header, "|---|---|---|"]
-        lines += [f"| {r['claim']} | {r['paper']} | {r['ours']} |" for r in self.rows]
+        header = f"| claim | {self.source} | this book (`{self.rt.profile}`, {self.rt.device.type}) | status |"
+        lines = [header, "|---|---|---|---|"]
+        for r in self.rows:
+            paper = r["paper"] if r["paper_checked"] else f"{r['paper']} {UNCHECKED}"
+            lines.append(f"| {r['claim']} | {paper} | {r['ours']} | {r['status']} |")
+        if not all(r["paper_checked"] for r in self.rows):
+            lines += ["", f"{UNCHECKED} not checked against the paper's text."]
         return "\n".join(lines)
 
     def record(self) -> dict:
@@ -148,6 +173,7 @@ class PaperTable:
             },
             "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "rows": [dict(r) for r in self.rows],
+            **kernel_seconds(),
         }
 
     def write(self) -> Path | None:
@@ -155,12 +181,7 @@ class PaperTable:
         folder = runtime.record_dir()
         if folder is None:
             return None
-        out = folder / "reproductions" / f"{PurePosixPath(self.notebook).stem}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(self.record(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(out)  # a reader never sees half a file
-        return out
+        return _write_json(folder / "reproductions" / f"{PurePosixPath(self.notebook).stem}.json", self.record())
 
     def show(self) -> None:
         """Display the table (Markdown in a notebook, plain text elsewhere) and write the record if asked to."""
@@ -175,3 +196,69 @@ class PaperTable:
         else:  # a script: IPython's display() would print the object's repr, not the table
             print(text)
         self.write()
+
+
+def _write_json(out: Path, data: dict) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out)  # a reader never sees half a file
+    return out
+
+
+def kernel_seconds() -> dict[str, float]:
+    """CPU seconds (user + system, reaped children included) and wall seconds of this process since
+    ``minitorch_xf.runtime`` was imported: what a notebook has cost so far, recorded with its table so that a book
+    build (which runs notebooks outside pytest) has execution times too."""
+    t = os.times()
+    cpu = t.user + t.system + t.children_user + t.children_system
+    return {"cpu_s": round(cpu, 2), "wall_s": round(time.monotonic() - runtime.STARTED, 2)}
+
+
+class Checks:
+    r"""Which labelled results of the book a notebook checks, and the figure each check asserted.
+
+    In the first code cell under "## Checks"::
+
+        checks = Checks("notebooks/ch01-transformer.ipynb", rt)
+
+    then, in the cell whose asserts test a result, after them::
+
+        assert worst <= bound, f"..."
+        checks.checked("prop-softmax-argmax", f"1 - pi_max within the bound at 500 cases; worst ratio {r:.2f}")
+
+    With a record folder (``$XF_RECORD_DIR``) each call merges ``{label: [figure, ...]}`` into
+    ``<record_dir>/checks/<notebook stem>.json``; the book shows the figure under the theorem box of ``label``.
+    Where the check lives is read from the notebook's source (the call names its label literally), so a
+    ``checked`` call must name its label as a string literal.
+    """
+
+    def __init__(self, notebook: str, rt: runtime.Runtime):
+        PaperTable(notebook, rt, source="checks")  # the same validation of the path and the runtime
+        self.notebook, self.rt = notebook, rt
+        self.figures: dict[str, list[str]] = {}
+
+    def checked(self, label: str, figure: str) -> None:
+        """Record that the asserts just above passed for result ``label``, with the figure they asserted."""
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
+            raise ValueError(f"label={label!r} must be a book label such as 'prop-softmax-argmax'")
+        text = _cell("figure", figure)
+        if not text:
+            raise ValueError(f"figure for {label!r} is empty: say what was asserted, with its number")
+        figures = self.figures.setdefault(label, [])
+        if text not in figures:
+            figures.append(text)
+        folder = runtime.record_dir()
+        if folder is None:
+            return
+        _write_json(
+            folder / "checks" / f"{PurePosixPath(self.notebook).stem}.json",
+            {
+                "notebook": self.notebook,
+                "profile": self.rt.profile,
+                "device": self.rt.device.type,
+                "seed": self.rt.seed,
+                "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "checks": self.figures,
+            },
+        )

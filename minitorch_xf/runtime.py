@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -27,6 +28,8 @@ import torch
 PROFILES = ("ci", "full")
 DEVICES = ("cpu", "cuda", "mps")
 T = TypeVar("T")
+# When this module was first imported (a notebook's setup cell): the start of a notebook's recorded wall time.
+STARTED = time.monotonic()
 
 __all__ = [
     "PROFILES",

@@ -12,7 +12,7 @@ import torch
 
 import minitorch_xf
 from minitorch_xf import runtime
-from minitorch_xf.report import PaperTable, device_name
+from minitorch_xf.report import Checks, PaperTable, device_name
 
 NOTEBOOK = "notebooks/ch02-ode-macaron.ipynb"
 
@@ -25,24 +25,26 @@ def rt():
 @pytest.fixture
 def table(rt):
     t = PaperTable(NOTEBOOK, rt, source="Lu et al. (2019)")
-    t.add("local error order, Strang", "3 (theory)", "2.98")
-    t.add("parameters", 65_000_000, 0.123456)
+    t.add("local error order, Strang", "3 (theory)", "2.98", status="asserted")
+    t.add("parameters", 65_000_000, 0.123456, status="reported", paper_checked=False)
     return t
 
 
 def test_markdown_is_a_pipe_table(table):
     lines = table.markdown().splitlines()
-    assert lines[0] == "| claim | Lu et al. (2019) | this book (`ci`, cpu) |"
-    assert lines[1] == "|---|---|---|"
-    assert lines[2] == "| local error order, Strang | 3 (theory) | 2.98 |"
-    assert lines[3] == "| parameters | 65000000 | 0.1235 |"  # int in full, float to 4 significant digits
-    assert len(lines) == 4
+    assert lines[0] == "| claim | Lu et al. (2019) | this book (`ci`, cpu) | status |"
+    assert lines[1] == "|---|---|---|---|"
+    assert lines[2] == "| local error order, Strang | 3 (theory) | 2.98 | asserted |"
+    assert lines[3] == "| parameters | 65000000 † | 0.1235 | reported |"  # int in full, float to 4 significant digits
+    assert lines[4:] == ["", "† not checked against the paper's text."]
 
 
 def test_show_writes_the_record(table, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("XF_RECORD_DIR", str(tmp_path / "records"))
     table.show()
-    assert "| local error order, Strang | 3 (theory) | 2.98 |" in capsys.readouterr().out  # no IPython: printed
+    assert (
+        "| local error order, Strang | 3 (theory) | 2.98 | asserted |" in capsys.readouterr().out
+    )  # no IPython: printed
     data = json.loads((tmp_path / "records" / "reproductions" / "ch02-ode-macaron.json").read_text())
     assert data["notebook"] == NOTEBOOK and data["chapter"] == 2 and data["source"] == "Lu et al. (2019)"
     assert (data["profile"], data["device"], data["seed"]) == ("ci", "cpu", 3)
@@ -55,17 +57,25 @@ def test_show_writes_the_record(table, monkeypatch, tmp_path, capsys):
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["created"]), data["created"]
     assert data["rows"] == [
-        {"claim": "local error order, Strang", "paper": "3 (theory)", "ours": "2.98"},
-        {"claim": "parameters", "paper": "65000000", "ours": "0.1235"},
+        {
+            "claim": "local error order, Strang",
+            "paper": "3 (theory)",
+            "ours": "2.98",
+            "status": "asserted",
+            "paper_checked": True,
+        },
+        {"claim": "parameters", "paper": "65000000", "ours": "0.1235", "status": "reported", "paper_checked": False},
     ]
+    assert data["cpu_s"] > 0 and data["wall_s"] > 0
     assert [p.name for p in (tmp_path / "records" / "reproductions").iterdir()] == ["ch02-ode-macaron.json"]
 
 
 def test_a_second_run_replaces_the_record(rt, monkeypatch, tmp_path):
     monkeypatch.setenv("XF_RECORD_DIR", str(tmp_path))
-    PaperTable(NOTEBOOK, rt, "Lu et al. (2019)").add("a", "1", "2").write()
-    path = PaperTable(NOTEBOOK, rt, "Lu et al. (2019)").add("b", "3", "4").write()
-    assert json.loads(path.read_text())["rows"] == [{"claim": "b", "paper": "3", "ours": "4"}]
+    PaperTable(NOTEBOOK, rt, "Lu et al. (2019)").add("a", "1", "2", status="asserted").write()
+    path = PaperTable(NOTEBOOK, rt, "Lu et al. (2019)").add("b", "3", "4", status="not run").write()
+    rows = json.loads(path.read_text())["rows"]
+    assert rows == [{"claim": "b", "paper": "3", "ours": "4", "status": "not run", "paper_checked": True}]
 
 
 @pytest.mark.parametrize("value", [None, ""])
@@ -112,7 +122,7 @@ def test_bad_runtime_and_source(rt):
 @pytest.mark.parametrize("claim", ["", "   ", None, 3])
 def test_empty_or_non_string_claim(table, claim):
     with pytest.raises(ValueError, match=f"claim={claim!r} must be a non-empty string"):
-        table.add(claim, "1", "2")
+        table.add(claim, "1", "2", status="asserted")
 
 
 @pytest.mark.parametrize(
@@ -128,13 +138,13 @@ def test_empty_or_non_string_claim(table, claim):
 )
 def test_bad_cells_are_rejected(table, value, error, match):
     with pytest.raises(error, match=match):
-        table.add("claim", value, "ok")
+        table.add("claim", value, "ok", status="asserted")
     assert len(table.rows) == 2  # nothing half-added
 
 
 def test_escaped_pipe_is_allowed(table):
-    table.add("norm", r"a \| b", "ok")
-    assert r"| norm | a \| b | ok |" in table.markdown()
+    table.add("norm", r"a \| b", "ok", status="asserted")
+    assert r"| norm | a \| b | ok | asserted |" in table.markdown()
 
 
 def test_an_empty_table_is_an_error(rt):
@@ -146,3 +156,44 @@ def test_an_empty_table_is_an_error(rt):
 def test_device_name_cpu_is_a_model_name():
     name = device_name(torch.device("cpu"))
     assert isinstance(name, str) and name.strip() == name and name
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({}, TypeError, "status"),
+        ({"status": "passed"}, ValueError, r"status='passed' for claim 'c': must be one of asserted, reported"),
+        ({"status": None}, ValueError, "status=None"),
+        ({"status": "asserted", "paper_checked": "yes"}, TypeError, "paper_checked='yes'"),
+    ],
+)
+def test_status_is_required_and_named(table, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        table.add("c", "1", "2", **kwargs)
+    assert len(table.rows) == 2
+
+
+def test_checks_record_labels_and_figures(rt, monkeypatch, tmp_path):
+    monkeypatch.setenv("XF_RECORD_DIR", str(tmp_path))
+    checks = Checks(NOTEBOOK, rt)
+    checks.checked("thm-strang", "order 2.98 (theory 3)")
+    checks.checked("thm-strang", "order 2.98 (theory 3)")  # a re-run cell does not repeat the figure
+    checks.checked("def-local-error", "a second figure")
+    data = json.loads((tmp_path / "checks" / "ch02-ode-macaron.json").read_text())
+    assert data["notebook"] == NOTEBOOK and (data["profile"], data["seed"]) == ("ci", 3)
+    assert data["checks"] == {"thm-strang": ["order 2.98 (theory 3)"], "def-local-error": ["a second figure"]}
+
+
+@pytest.mark.parametrize(
+    ("label", "figure", "match"),
+    [
+        ("Strang", "x", "label='Strang' must be a book label"),
+        ("thm strang", "x", "must be a book label"),
+        (None, "x", "label=None"),
+        ("thm-strang", "  ", "figure for 'thm-strang' is empty"),
+        ("thm-strang", 2.5j, r"figure=2.5j \(complex\)"),
+    ],
+)
+def test_checks_bad_labels_and_figures(rt, label, figure, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        Checks(NOTEBOOK, rt).checked(label, figure)
