@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,19 +34,16 @@ class Run:
     row: dict | None  # this notebook's row in times.json
 
 
-def write_notebook(folder: Path, budget_s: float, burn_s: float, done_file: Path | None = None) -> None:
+def write_notebook(folder: Path, budget_s: float, burn_s: float) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pytest.ini").write_text("[pytest]\n")  # rootdir = folder, whatever lies above it
     nb = nbformat.v4.new_notebook()
     nb.metadata["minitorch_xf"] = {"budget_s": budget_s}
-    cells = [BURN.format(seconds=burn_s)]
-    if done_file is not None:
-        cells.append(f"open({str(done_file)!r}, 'w').close()  # tells the test that the work is done")
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.cells = [nbformat.v4.new_code_cell(BURN.format(seconds=burn_s))]
     nbformat.write(nb, folder / NOTEBOOK)
 
 
-def start_pytest(folder: Path, profile: str, cpu: int | None = None) -> subprocess.Popen:
+def start_pytest(folder: Path, profile: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -57,10 +53,7 @@ def start_pytest(folder: Path, profile: str, cpu: int | None = None) -> subproce
     }
     cmd = [sys.executable, "-m", "pytest", "-p", "conftest", NOTEBOOK, "--nbval-lax", "--nbval-current-env"]
     cmd += ["-p", "no:cacheprovider", "-q"]
-    pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))  # the kernel inherits the affinity
-    return subprocess.Popen(
-        cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=pin
-    )
+    return subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def finish(proc: subprocess.Popen, folder: Path) -> Run:
@@ -70,48 +63,24 @@ def finish(proc: subprocess.Popen, folder: Path) -> Run:
     return Run(proc.returncode, output, row)
 
 
-def run_pinned(folder: Path, cpu: int, busy_loops: int, budget_s: float, burn_s: float) -> Run:
-    """Run the notebook on core ``cpu`` while ``busy_loops`` pure-Python loops compete for that same core."""
-    done = folder / "done"
-    write_notebook(folder, budget_s, burn_s, done_file=done)
-    # Each loop gets its own session: with the kernel scheduler's autogroups, loops that shared one session would
-    # share one slice of the core, and the competition would depend on how the loops were started.
-    loops = [
-        subprocess.Popen(
-            [sys.executable, "-c", "while True: pass"],
-            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
-            start_new_session=True,
-        )
-        for _ in range(busy_loops)
-    ]
-    try:
-        proc = start_pytest(folder, "ci", cpu=cpu)
-        deadline = time.monotonic() + 300
-        while not done.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:  # the notebook's work is over: stop competing, so the session's own wrap-up is not slowed
-        for loop in loops:
-            loop.kill()
-            loop.wait()
-    return finish(proc, folder)
+SLEEP = """import time
+time.sleep({seconds})  # wall time without CPU time: what a busy machine does to a notebook
+"""
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pinning to one core needs os.sched_setaffinity")
-def test_cpu_figure_holds_while_busy_loops_inflate_the_wall_figure(tmp_path):
-    budget_s = 4.0
-    cpu = min(os.sched_getaffinity(0))
-    alone = run_pinned(tmp_path / "alone", cpu, busy_loops=0, budget_s=budget_s, burn_s=1.2)
-    loaded = run_pinned(tmp_path / "loaded", cpu, busy_loops=3, budget_s=budget_s, burn_s=1.2)
-    figures = f"alone {alone.row}, with 3 busy loops on the same core {loaded.row}"
-    print(figures)
-    assert alone.rc == 0, alone.output
-    assert loaded.rc == 0, f"a busy machine failed the session although the CPU figure is in budget: {loaded.output}"
-    a, b = alone.row, loaded.row
-    assert b["wall_s"] >= 1.6 * a["wall_s"], f"the busy loops did not slow the notebook down: {figures}"
-    assert b["wall_s"] > budget_s, f"the loaded wall time should exceed the {budget_s} s budget: {figures}"
-    assert max(a["cpu_s"], b["cpu_s"]) <= budget_s, figures
-    assert abs(b["cpu_s"] - a["cpu_s"]) <= 0.2 * a["cpu_s"], f"the CPU figure moved with the load: {figures}"
-    assert "OVER BUDGET" not in loaded.output
+def test_wall_time_over_the_budget_does_not_fail_the_session(tmp_path):
+    """A notebook that waits (as one does on a busy machine) spends wall time but almost no CPU: it passes, and its
+    recorded wall figure is at least the wait. Nothing here depends on how busy the machine is: the wait is a lower
+    bound on the wall figure, and the CPU the kernel spends does not grow with other processes' load."""
+    budget_s, wait_s = 20.0, 21.0  # the kernel's start-up costs a few CPU seconds, far below the budget
+    write_notebook(tmp_path, budget_s=budget_s, burn_s=0)
+    nb = nbformat.read(tmp_path / NOTEBOOK, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SLEEP.format(seconds=wait_s)))
+    nbformat.write(nb, tmp_path / NOTEBOOK)
+    run = finish(start_pytest(tmp_path, "ci"), tmp_path)
+    assert run.rc == 0, f"a notebook whose wall time exceeds its budget must pass on CPU: {run.output}"
+    assert "OVER BUDGET" not in run.output, run.output
+    assert run.row is not None and run.row["wall_s"] >= wait_s, f"the wait is not in the wall figure: {run.row}"
 
 
 @pytest.mark.parametrize("profile", ["ci", "full"])

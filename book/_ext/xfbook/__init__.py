@@ -7,6 +7,8 @@
 - ``numbering``: numbered statements (definitions, lemmas, propositions, theorems) count per chapter: Theorem 4.3.
 - ``bibstyle``: bibliography labels in the author-year form the text cites them in ("Vaswani et al., 2017").
 - ``records``: the generated Reproductions and Execution times tables, read from the JSON the notebooks record.
+- ``results``: under every labelled result's box, where it is checked (and the figure asserted) or why it is proof
+  only; the index of results.
 
 Loaded through ``sphinx.local_extensions`` in _config.yml.
 """
@@ -17,12 +19,12 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
-from . import assets, bibstyle, links, numbering, records
+from . import assets, bibstyle, links, numbering, records, results
 
 __version__ = "0.1.0"
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    for module in (assets, bibstyle, links, numbering, records):
+    for module in (assets, bibstyle, links, numbering, records, results):
         module.setup(app)
     return {"version": __version__, "parallel_read_safe": False, "parallel_write_safe": True}

@@ -39,7 +39,7 @@ def warn(message: str) -> None:
     logger.warning(message, type="xfbook", subtype="records")
 
 
-DIRECTIVES = ("xf-reproductions", "xf-execution-times")
+DIRECTIVES = ("xf-reproductions", "xf-execution-times", "xf-results")  # pages re-read last, on every build
 PROFILES = ("ci", "full")
 TIME_KEYS = ("cpu_s", "wall_s")
 
@@ -122,7 +122,23 @@ def time_records(app: Sphinx, env: BuildEnvironment) -> list[dict[str, Any]]:
                     "_source": label(app, folder),
                 }
             )
+    timed = {(r["notebook"], r["profile"], r["device"]) for r in records}
+    for record in reproduction_records(app, env):  # a book build runs notebooks outside pytest: their own figures
+        key = (record["notebook"], record["profile"], record["device"])
+        if key in timed or not all(isinstance(record.get(k), int | float) for k in TIME_KEYS):
+            continue
+        records.append({**record, "budget_s": notebook_budget(app, record["notebook"]), "_kernel": True})
     return records
+
+
+def notebook_budget(app: Sphinx, notebook: str) -> float | None:
+    """The ``ci`` budget a notebook declares in its metadata (``minitorch_xf.budget_s``), or None."""
+    try:
+        meta = json.loads((Path(app.srcdir) / notebook).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    budget = meta.get("minitorch_xf", {}).get("budget_s") if isinstance(meta, dict) else None
+    return budget if isinstance(budget, int | float) else None
 
 
 # --- rendering --------------------------------------------------------------------------------------------------
@@ -152,8 +168,10 @@ class RecordTable(SphinxDirective):
         docname = re.sub(r"\.(ipynb|md)$", "", notebook)
         stem = Path(notebook).stem
         chapter = chapter_of(record)
-        where = f"{{doc}}`{stem} </{docname}>`" if docname in self.env.found_docs else f"`{notebook}`"
-        cell = f"{chapter} · {where}" if chapter is not None else where
+        if docname in self.env.found_docs:  # the page's own title: "Chapter 2 · The ODE view ..."
+            cell = f"{{doc}}`/{docname}`"
+        else:
+            cell = f"{chapter} · `{stem}`" if chapter is not None else f"`{stem}`"
         source = record.get("source")
         return f"{cell} · *{source}*" if isinstance(source, str) and source else cell
 
@@ -209,9 +227,25 @@ class RecordTable(SphinxDirective):
         return container.children
 
 
+STATUS_TEXT = {
+    "asserted": "asserted ✓",
+    "reported": "reported",
+    "falls short": "falls short",
+    "not run": "not run",
+}
+UNCHECKED = "†"  # minitorch_xf.report.UNCHECKED: a paper value not checked against the paper's text
+
+
+def status_summary(statuses: list[str]) -> str:
+    """'5 rows: 3 asserted, 1 reported, 1 not run' (statuses in the order of STATUS_TEXT)."""
+    counts = {s: statuses.count(s) for s in [*STATUS_TEXT, "unknown"] if statuses.count(s)}
+    parts = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"{len(statuses)} row{'s' if len(statuses) != 1 else ''}: {parts}"
+
+
 class ReproductionsTable(RecordTable):
     """One row per (notebook, claim), under a heading row per notebook: the paper's value beside ours in the `ci`
-    and `full` profiles."""
+    and `full` profiles, and the row's status (what backs it)."""
 
     def run(self) -> list[nodes.Node]:
         records = reproduction_records(self.env.app, self.env)
@@ -224,7 +258,8 @@ class ReproductionsTable(RecordTable):
         by_notebook: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for record in records:
             by_notebook[record["notebook"]].append(record)
-        rows = []
+        rows, book_statuses, unchecked = [], [], 0
+        chapter_rows: dict[int | None, list[str]] = defaultdict(list)
         for notebook in sorted(by_notebook, key=lambda n: (chapter_of(by_notebook[n][0]) or 0, n)):
             runs = newest_first(by_notebook[notebook])
             ci = next((r for r in runs if r["profile"] == "ci"), None)
@@ -233,20 +268,50 @@ class ReproductionsTable(RecordTable):
                 if run["profile"] == "full":
                     full.setdefault((run["device"], run.get("device_name") or ""), run)
             devices = [d for d, _ in full]
-            claims: dict[str, str] = {}  # claim -> paper, in the order the runs list them
+            claims: dict[str, dict[str, Any]] = {}  # claim -> its row in the newest run that has it (ci first)
             for run in ([ci] if ci else []) + list(full.values()):
                 for row in run["rows"]:
-                    claims.setdefault(row["claim"], row["paper"])
-            rows.append(f"**{self.notebook_cell(runs[0])}**")
-            for claim, paper in claims.items():
+                    claims.setdefault(row["claim"], row)
+            heading = len(rows)
+            rows.append("")  # the notebook's heading row, filled in below with its summary
+            statuses = []
+            for claim, first in claims.items():
                 ci_value = next((r["ours"] for r in (ci["rows"] if ci else []) if r["claim"] == claim), "–")
                 full_values = []
                 for (device, name), run in full.items():
                     where = name if devices.count(device) > 1 and name else device
                     full_values += [f"{r['ours']} ({where})" for r in run["rows"] if r["claim"] == claim]
-                rows.append([claim, paper, ci_value, "; ".join(full_values) or "not run"])
-        headers = ["Claim", "Paper", "Ours (`ci`)", "Ours (`full`, device)"]
-        out: list[nodes.Node] = [self.table(headers, rows, [34, 22, 22, 22], wide=True)]
+                status = first.get("status") if first.get("status") in STATUS_TEXT else "unknown"
+                statuses.append(status)
+                paper = first["paper"]
+                if first.get("paper_checked") is False:
+                    paper, unchecked = f"{paper} {UNCHECKED}", unchecked + 1
+                rows.append([claim, paper, ci_value, "; ".join(full_values) or "not run", STATUS_TEXT.get(status, "–")])
+            rows[heading] = f"**{self.notebook_cell(runs[0])}** — {status_summary(statuses)}"
+            chapter_rows[chapter_of(runs[0])] += statuses
+            book_statuses += statuses
+        headers = ["Claim", "Paper", "Ours (`ci`)", "Ours (`full`)", "Status"]
+        out: list[nodes.Node] = self.paragraph(
+            f"**The whole book:** {status_summary(book_statuses)}, over {len(by_notebook)} notebooks."
+        )
+        lines = [
+            f"- Chapter {chapter}: {status_summary(statuses)}."
+            for chapter, statuses in sorted(chapter_rows.items(), key=lambda kv: kv[0] or 0)
+        ]
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source=self.env.docname), self.content_offset, container)
+        out += container.children
+        out.append(self.table(headers, rows, [31, 19, 19, 17, 14], wide=True))
+        notes = [
+            "*Status*: **asserted** — an assert of the notebook checks exactly this row, so the row was written only "
+            "because it held; **reported** — measured and shown, not asserted (observed in that run); **falls "
+            "short** — measured, and short of the paper's effect (the notebook says why); **not run** — the "
+            "paper's number, not reproduced here."
+        ]
+        if unchecked:
+            notes.append(f"{UNCHECKED} A paper value not checked against the paper's text ({unchecked} here).")
+        for note in notes:
+            out += self.paragraph(note)
         out += self.paragraph("The runs these figures come from:")
         out.append(self.runs_table(records))
         if not any(r["profile"] == "full" for r in records):
@@ -267,7 +332,7 @@ class ReproductionsTable(RecordTable):
             versions_text = ", ".join(f"{k} {v}" for k, v in versions.items()) if isinstance(versions, dict) else ""
             rows.append(
                 [
-                    f"`{source}`",
+                    source_text(source),
                     f"`{profile}`",
                     f"{device}: {name}" if name else device,
                     str(record.get("seed", "–")),
@@ -275,8 +340,15 @@ class ReproductionsTable(RecordTable):
                     str(record.get("created", ""))[:10] or "–",
                 ]
             )
-        headers = ["Records", "Profile", "Device", "Seed", "Versions", "Recorded"]
-        return self.table(headers, rows, [20, 10, 22, 8, 26, 14])
+        headers = ["Run", "Profile", "Device", "Seed", "Versions", "Recorded"]
+        return self.table(headers, rows, [20, 11, 22, 8, 25, 14])
+
+
+def source_text(source: str) -> str:
+    """Where a record folder's figures come from, in words: this build's own runs, or a committed run."""
+    if source.startswith("results/"):
+        return f"committed run `{source}`"
+    return "this build (`make test` or `make book`)"
 
 
 class ExecutionTimesTable(RecordTable):
@@ -309,7 +381,7 @@ class ExecutionTimesTable(RecordTable):
                     None if record["notebook"] == previous else self.notebook_cell(record),
                     f"`{record['profile']}`",
                     record["device"],
-                    f"**{cpu:.1f}** (over)" if over else fmt_seconds(cpu),
+                    (f"**{cpu:.1f}** (over)" if over else fmt_seconds(cpu)) + ("\\*" if record.get("_kernel") else ""),
                     fmt_seconds(record["wall_s"]),
                     fmt_seconds(budget),
                 ]
@@ -330,8 +402,13 @@ class ExecutionTimesTable(RecordTable):
             f"`{profile}` on {device}: {n} notebooks, {cpu:.0f} s CPU, {wall:.0f} s wall"
             for (profile, device), (n, cpu, wall) in sorted(totals.items())
         )
-        sources = ", ".join(sorted({f"`{r['_source']}`" for r in newest.values()}))
+        sources = ", ".join(sorted({source_text(r["_source"]) for r in newest.values()}))
         out += self.paragraph(f"In all: {summary}. Read from {sources}.")
+        if any(r.get("_kernel") for r in newest.values()):
+            out += self.paragraph(
+                "\\* Measured inside the notebook's kernel by the book build (from the start of its setup cell to its "
+                "paper-vs-book table), not by nbval."
+            )
         return out
 
 
