@@ -224,8 +224,11 @@ def _mini_book(root: Path) -> None:
         "bibtex_bibfiles = ['refs.bib']\nbibtex_reference_style = 'author_year'\n"
         "bibtex_default_style = 'xf_author_year'\n"
         "prf_realtyp_to_countertyp = {'definition': 'theorem', 'proposition': 'theorem'}\n"
-        "exclude_patterns = ['_build', 'records']\n"
-        "xfbook_record_dirs = ['records/*']\n",
+        "exclude_patterns = ['_build', 'records', 'checks', 'tests']\n"
+        "xfbook_record_dirs = ['records/*']\n"
+        "xfbook_check_sources = ['checks/*.ipynb', 'tests/*.py']\n"
+        "xfbook_proof_only = 'proof-only.yml'\n"
+        "xfbook_repository_url = 'https://example.org/repo'\n",
     )
     _write(
         root / "refs.bib",
@@ -234,8 +237,16 @@ def _mini_book(root: Path) -> None:
     )
     _write(
         root / "index.md",
-        "# Mini\n\n```{toctree}\nbook/ch07-a\nbook/ch09-b\nnotebooks/ch09-b\nrepro\ntimes\n```\n",
+        "# Mini\n\n```{toctree}\nbook/ch07-a\nbook/ch09-b\nnotebooks/ch09-b\nrepro\ntimes\nresults\n```\n",
     )
+    _write(root / "results.md", "# Results\n\n```{xf-results}\n```\n")
+    _write(root / "proof-only.yml", "prop-b: an asymptotic statement, checked by no finite run\n")
+    _write(root / "tests/test_b.py", "import pytest\n\n\n@pytest.mark.checks('thm-b')\ndef test_b():\n    pass\n")
+    cells = [
+        {"cell_type": "markdown", "source": "## Checks"},
+        {"cell_type": "code", "source": "assert ok\nchecks.checked('thm-b', f'{x}')"},
+    ]
+    _json(root / "checks/ch09-b.ipynb", {"cells": cells})
     statement = "```{{prf:{kind}}} {title}\n:label: {label}\n\nText $x$.\n```\n\n"
     _write(
         root / "book/ch07-a.md",
@@ -280,7 +291,7 @@ def _page(root: Path, name: str) -> str:
 def _text(html_text: str) -> str:
     import html
 
-    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text)).replace("\u2019", "'")  # Sphinx's smart quotes
 
 
 @pytest.fixture(scope="module")
@@ -297,10 +308,21 @@ def mini_book(tmp_path_factory):
         "source": "Lu et al. (2019)",
     }
     rows_ci = [
-        {"claim": "Error order of $S_h$", "paper": "2", "ours": "**1.98**"},
-        {"claim": "only ci", "paper": "p", "ours": "x"},
+        {
+            "claim": "Error order of $S_h$",
+            "paper": "2",
+            "ours": "**1.98**",
+            "status": "asserted",
+            "paper_checked": True,
+        },
+        {"claim": "only ci", "paper": "p", "ours": "x", "status": "reported", "paper_checked": False},
     ]
-    rows_full = [{"claim": "Error order of $S_h$", "paper": "2", "ours": "2.01"}]
+    rows_full = [{"claim": "Error order of $S_h$", "paper": "2", "ours": "2.01", "status": "asserted"}]
+    figure = {"notebook": "checks/ch09-b.ipynb", "profile": "ci", "device": "cpu", "seed": 4}
+    _json(
+        root / "records/local/checks/ch09-b.json",
+        {**figure, "created": "2026-11-25T10:00:00Z", "checks": {"thm-b": ["order 1.98, within 0.05 of 2"]}},
+    )
     _json(
         root / "records/local/reproductions/ch09-b.json",
         {**repro, "profile": "ci", "created": "2026-11-25T10:00:00Z", "rows": rows_ci},
@@ -314,6 +336,8 @@ def mini_book(tmp_path_factory):
             "device_name": "H100",
             "created": "2026-11-24T10:00:00Z",
             "rows": rows_full,
+            "cpu_s": 312.5,
+            "wall_s": 320.0,
         },
     )
     times = {
@@ -384,16 +408,22 @@ def test_reproductions_table_from_records(mini_book):
     row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*Error order(?:(?!</tr>).)*</tr>", page, re.S)
     assert row, "no row for the claim"
     cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)]
-    assert cells[1:] == ["2", "1.98", "2.01 (cuda)"], cells
+    assert cells[1:] == ["2", "1.98", "2.01 (cuda)", "asserted ✓"], cells
     assert '<span class="math notranslate nohighlight">' in row.group(0), "MyST math in a claim must render as math"
-    group = re.search(r'<td[^>]*colspan="4"[^>]*>(.*?)</td>', page, re.S)
+    group = re.search(r'<td[^>]*colspan="5"[^>]*>(.*?)</td>', page, re.S)
     assert group, "a heading row across the table names the notebook"
-    assert _text(group.group(1)).split() == ["9", "·", "ch09-b", "·", "Lu", "et", "al.", "(2019)"], group.group(1)
+    assert _text(group.group(1)).split() == (
+        "Notebook 9 · Lu et al. (2019) — 2 rows: 1 asserted, 1 reported".split()
+    ), group.group(1)  # the page's title, not its file name
     assert 'href="notebooks/ch09-b.html"' in group.group(1)
     assert "<strong>1.98</strong>" in row.group(0)
     only_ci = re.search(r"<tr[^>]*>(?:(?!</tr>).)*only ci(?:(?!</tr>).)*</tr>", page, re.S).group(0)
-    assert _text(only_ci).split()[-2:] == ["not", "run"], _text(only_ci)
-    assert "records/full-cuda" in text and "cuda: H100" in text and "torch 2.13.0" in text
+    assert _text(only_ci).split() == ["only", "ci", "p", "†", "x", "not", "run", "reported"], _text(only_ci)
+    assert "The whole book: 2 rows: 1 asserted, 1 reported, over 1 notebooks." in text
+    assert "Chapter 9: 2 rows: 1 asserted, 1 reported." in text
+    assert "† A paper value not checked against the paper's text (1 here)." in text
+    assert "committed run" not in text and "records/" not in text, "record folders are local paths, not for readers"
+    assert "this build (make test or make book)" in text and "cuda: H100" in text and "torch 2.13.0" in text
 
 
 def test_execution_times_table_from_records(mini_book):
@@ -401,8 +431,31 @@ def test_execution_times_table_from_records(mini_book):
     text = _text(page)
     assert "41.0" in text and "60.0" in text
     assert "70.0 (over)" in text, "a notebook over its CPU budget must be marked"
-    assert "notebooks/ch09-slow.ipynb" in text, "a notebook the book does not have is listed as plain text"
-    assert "In all: ci on cpu: 2 notebooks, 97 s CPU, 116 s wall" in text
+    assert "9 · ch09-slow" in text, "a notebook the book does not have is listed as plain text"
+    assert "312.5*" in text and "320.0" in text, "a book build's kernel-measured time is listed, and marked"
+    assert "Measured inside the notebook's kernel by the book build" in text
+    assert "In all: ci on cpu: 2 notebooks, 97 s CPU, 116 s wall; full on cuda: 1 notebooks, 312 s CPU" in text
+
+
+def test_each_result_box_says_where_it_is_checked(mini_book):
+    page = _page(mini_book, "book/ch09-b.html")
+    notes = [_text(n).split() for n in re.findall(r'<p class="xf-result-check">(.*?)</p>', page, re.S)]
+    assert notes == [
+        "Checked numerically: checks/ch09-b.ipynb § Checks — order 1.98, within 0.05 of 2 (ci, seed 4); "
+        "unit test tests/test_b.py::test_b.".split(),
+        "Proof only: an asymptotic statement, checked by no finite run".split(),
+    ], notes  # a definition gets no note; the theorem and the proposition each get one
+    assert 'href="https://example.org/repo/blob/main/tests/test_b.py"' in page
+    unchecked = _text(_page(mini_book, "book/ch07-a.html"))
+    assert "Not checked, and no reason given" in unchecked
+
+
+def test_the_index_of_results_counts_them(mini_book):
+    text = " ".join(_text(_page(mini_book, "results.html")).split())
+    assert "3 labelled results (theorems, propositions, lemmas, corollaries): 1 checked numerically" in text, text
+    assert "1 proof only, 1 with neither." in text
+    for cell in ("Theorem 9.2", "Proposition 9.3", "Theorem 7.1", "no check", "order 1.98, within 0.05 of 2"):
+        assert cell in text, cell
 
 
 def test_tables_without_records_say_how_to_make_them(tmp_path):

@@ -182,8 +182,10 @@ def _root(app: Sphinx) -> Path:
 
 
 def _repository(app: Sphinx) -> tuple[str | None, str]:
+    """The repository's URL and branch: ``xfbook_repository_url``, else the theme's (Jupyter Book sets it from
+    _config.yml's ``repository.url``)."""
     options = app.config.html_theme_options or {}
-    url = options.get("repository_url") or None
+    url = app.config.xfbook_repository_url or options.get("repository_url") or None
     return (url.rstrip("/") if url else None), options.get("repository_branch") or "main"
 
 
@@ -325,5 +327,6 @@ class ResultsIndex(records.RecordTable):
 def setup(app: Sphinx) -> None:
     app.add_config_value("xfbook_check_sources", list(CHECK_SOURCES), "env")
     app.add_config_value("xfbook_proof_only", PROOF_ONLY, "env")
+    app.add_config_value("xfbook_repository_url", None, "env")
     app.add_directive("xf-results", ResultsIndex)
     app.connect("doctree-resolved", annotate_results)
