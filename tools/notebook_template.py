@@ -64,7 +64,7 @@ def paper_table_cells(path: str, paper: str) -> list[tuple[str, str]]:
     code = f"""from minitorch_xf.report import PaperTable
 
 table = PaperTable("{path}", rt, source="{paper}")
-table.add("the claim", "the paper's value (reported)", "what this notebook measured")
+table.add("the claim", "the paper's value (Table N)", "what this notebook measured", status="asserted")
 table.show()  # displays the table and records it for the book's Reproductions page"""
     return [("md", "## Paper vs this book"), ("code", code)]
 
