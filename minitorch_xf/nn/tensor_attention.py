@@ -13,12 +13,17 @@ all $n^2$ pairs. Sanford, Hsu & Telgarsky (2023) call one such unit a third-orde
 Two implementations that must agree: :func:`tensor_attention` contracts with ``einsum`` over a (.., s, t1, t2)
 score tensor; :func:`tensor_attention_explicit` materializes $K_1\oslash K_2$ and $V_1\oslash V_2$ and calls the
 ordinary softmax attention of chapter 1 on $n^2$ keys. Both cost $\Theta(s\, t_1 t_2\, d)$ time: $n^3 d$ for
-self-attention, against $n^2 d$ for the standard head.
+self-attention, against $n^2 d$ for the standard head. :func:`polynomial_tensor_attention` replaces $\exp$ by a
+polynomial and factors the scores through pairs of features (the polynomial method), in time linear in $n$.
+:func:`match3_head` is the hand-built width-4 head for Match3, with the sharpness of :func:`match3_sharpness`.
 
 Shape glossary: ``...`` batch dims, s queries, t1 and t2 keys of the two key sets, d width (all five share it).
 """
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import torch
 from torch import nn
@@ -31,6 +36,8 @@ __all__ = [
     "TensorAttention",
     "khatri_rao",
     "match3_head",
+    "match3_sharpness",
+    "polynomial_tensor_attention",
     "tensor_attention",
     "tensor_attention_explicit",
 ]
@@ -105,7 +112,92 @@ def tensor_attention_explicit(q, k1, k2, v1, v2, scale: float | None = None) -> 
     return scaled_dot_product_attention(q, keys, values, scale=c)
 
 
-def match3_head(tokens: torch.Tensor, modulus: int, sharpness: float = 2000.0) -> torch.Tensor:
+_MAX_FEATURES = 1_000_000
+
+
+def _multi_indices(d: int, degree: int) -> tuple[torch.Tensor, list[int]]:
+    r"""All $\alpha \in \mathbb N^d$ with $|\alpha| \le g$ as a (r, d) long tensor, $r = \binom{d+g}{g}$, and the
+    multinomial coefficients $|\alpha|! / \prod_c \alpha_c!$ (exact integers)."""
+    rows, multinomials = [], []
+    for m in range(degree + 1):
+        for combo in itertools.combinations_with_replacement(range(d), m):  # one multiset of coordinates each
+            alpha = [combo.count(c) for c in range(d)]
+            rows.append(alpha)
+            multinomials.append(math.factorial(m) // math.prod(math.factorial(a) for a in alpha))
+    return torch.tensor(rows, dtype=torch.long).view(len(rows), d), multinomials
+
+
+def _check_coeffs(coeffs) -> list[float]:
+    if isinstance(coeffs, torch.Tensor):
+        check_tensor("coeffs", coeffs, ndim=1, floating=True)
+        coeffs = coeffs.tolist()
+    elif not isinstance(coeffs, (list, tuple)):
+        raise TypeError(f"coeffs must be a list, tuple or 1-D tensor (a_0, ..., a_g), got {type(coeffs).__name__}")
+    if not coeffs:
+        raise ValueError("coeffs is empty: give (a_0, ..., a_g), at least a_0")
+    return [check_number(f"coeffs[{m}]", a) for m, a in enumerate(coeffs)]
+
+
+def polynomial_tensor_attention(q, k1, k2, v1, v2, coeffs) -> torch.Tensor:
+    r"""$D_p^{-1} p\big(Q(K_1\oslash K_2)^\top\big)(V_1\oslash V_2)$ for $p(s) = \sum_{m \le g} a_m s^m$, never
+    forming a score: the polynomial method (chapter 8, lemma ``lem-poly-factor``; Alman & Song, 2023).
+
+    ``q`` (..., s, d), ``k1`` (..., t1, d), ``k2`` (..., t2, d), ``v1`` (..., t1, e), ``v2`` (..., t2, e),
+    ``coeffs`` $(a_0, \dots, a_g)$ -> (..., s, e). With multi-indices $\alpha \in \mathbb N^d$, $|\alpha| \le g$,
+    $\psi(q)_\alpha = a_{|\alpha|}\binom{|\alpha|}{\alpha}q^\alpha$ and $\phi(k)_\alpha = k^\alpha$, the multinomial
+    theorem gives $p(\langle q, k_1\odot k_2\rangle) = \langle\psi(q), \phi(k_1)\odot\phi(k_2)\rangle$, and
+    $(W_1\oslash W_2)^\top(x\oslash y) = (W_1^\top x)\odot(W_2^\top y)$ turns the sum over all $t_1 t_2$ pairs into two
+    sums: numerator and normalizer cost $O((s + t_1 + t_2)\, r\, (d + e))$ with $r = \binom{d+g}{g}$ features,
+    linear in the length. ``p`` must be positive on the scores (so that the normalizer is): the Taylor polynomials
+    of $\exp$ of even degree are positive everywhere. Float64 recommended (the features are monomials).
+    """
+    _check_five(q, k1, k2, v1, v2)
+    coeffs = _check_coeffs(coeffs)
+    d, degree = q.shape[-1], len(coeffs) - 1
+    r = math.comb(d + degree, degree)
+    if r > _MAX_FEATURES:
+        raise ValueError(
+            f"d={d} and degree={degree} need r=C(d+g, g)={r} features (more than {_MAX_FEATURES}): lower the degree"
+        )
+    alpha, multinomials = _multi_indices(d, degree)  # (r, d), r ints
+    weight = torch.tensor(
+        [coeffs[int(a.sum())] * m for a, m in zip(alpha, multinomials, strict=True)], dtype=q.dtype, device=q.device
+    )  # (r,): a_|alpha| * (|alpha| choose alpha)
+    powers = alpha.to(q.device, q.dtype)  # (r, d)
+
+    def monomials(x):  # (..., t, d) -> (..., t, r): x^alpha for every multi-index
+        return torch.prod(x.unsqueeze(-2) ** powers, dim=-1)
+
+    u = weight * monomials(q)  # (..., s, r): psi(q)
+    w1, w2 = monomials(k1), monomials(k2)  # (..., t1, r), (..., t2, r): phi(k)
+    ones1 = torch.ones_like(v1[..., :1])  # (..., t1, 1): the normalizer rides along as one more value column
+    ones2 = torch.ones_like(v2[..., :1])
+    x1 = w1.transpose(-2, -1) @ torch.cat([v1, ones1], dim=-1)  # (..., r, e + 1): W1^T [V1, 1]
+    x2 = w2.transpose(-2, -1) @ torch.cat([v2, ones2], dim=-1)  # (..., r, e + 1): W2^T [V2, 1]
+    out = u @ (x1 * x2)  # (..., s, e + 1): [numerator, normalizer]
+    return out[..., :-1] / out[..., -1:]  # (..., s, e)
+
+
+def match3_sharpness(length: int, modulus: int) -> float:
+    r"""The sharpness $\lambda^* = \ln(4n^2/\delta)/\delta$, $\delta = 1 - \cos(2\pi/M)$, at which
+    :func:`match3_head` computes Match3 exactly on every sequence of ``length`` $n$ residues mod ``modulus`` $M$.
+
+    Chapter 8, proposition ``prop-match3-head``: where $x_i$ has a matching pair, the $\le n^2 - 1$ other pairs carry
+    at most $\varepsilon = n^2 e^{-\lambda\delta}$ of the attention together, so the readout exceeds
+    $1 - 2\varepsilon$; where it has none, the readout is at most $\cos(2\pi/M)$. The threshold
+    $(1 + \cos(2\pi/M))/2 = 1 - \delta/2$ separates the two once $\varepsilon \le \delta/4$, that is for every
+    $\lambda \ge \lambda^*$. It grows like $M^2 \ln(nM)$: about 5970 at $(n, M) = (12, 97)$. The worst case of the
+    proof (:func:`minitorch_xf.tasks.match3.match3_worst_case`: one match, $(n-1)^2$ near misses) needs
+    $\lambda > 2\ln(n-1)/\delta$ approximately, so $\lambda^*$ is within a factor $\ln(4n^2/\delta)/(2\ln(n-1))$
+    (2.6 to 2.9 at the chapter's sizes) of necessary.
+    """
+    n = check_positive("length", length)
+    modulus = check_number("modulus", modulus, integer=True, low=2)
+    delta = 1.0 - math.cos(2 * math.pi / modulus)
+    return math.log(4 * n * n / delta) / delta
+
+
+def match3_head(tokens: torch.Tensor, modulus: int, sharpness: float | None = None) -> torch.Tensor:
     r"""A hand-built tensor head for Match3 (chapter 8, proposition ``prop-match3-head``): (b, n) residues -> (b, n).
 
     With $\theta = 2\pi x / M$, the width-4 features $q_i = \lambda(\cos\theta_i, -\cos\theta_i, -\sin\theta_i,
@@ -114,13 +206,17 @@ def match3_head(tokens: torch.Tensor, modulus: int, sharpness: float = 2000.0) -
     $\lambda\cos(\theta_i + \theta_j + \theta_k)$; the output $o_i$ is read out as
     $r_i = \cos\theta_i (o_{i1} - o_{i2}) - \sin\theta_i (o_{i3} + o_{i4})$, the attention-weighted mean of
     $\cos(\theta_i + \theta_j + \theta_k)$. It is near 1 where a triple matches and at most $\cos(2\pi/M)$ elsewhere.
-    Float64; ``sharpness`` is $\lambda$.
+    Float64; ``sharpness`` is $\lambda$, by default :func:`match3_sharpness` of (n, M), which makes the threshold
+    $r_i > (1 + \cos(2\pi/M))/2$ exact on every input.
     """
     check_tensor("tokens", tokens, ndim=2)
     if tokens.is_floating_point() or tokens.dtype == torch.bool:
         raise TypeError(f"tokens must be an integer tensor, got dtype={tokens.dtype}")
     modulus = check_number("modulus", modulus, integer=True, low=2)
-    lam = check_number("sharpness", sharpness, low=0, low_open=True)
+    if sharpness is None:
+        lam = match3_sharpness(max(tokens.shape[1], 1), modulus)
+    else:
+        lam = check_number("sharpness", sharpness, low=0, low_open=True)
     theta = 2 * torch.pi * tokens.to(torch.float64) / modulus  # (b, n)
     c, s = torch.cos(theta), torch.sin(theta)
     q = lam * torch.stack([c, -c, -s, -s], dim=-1)  # (b, n, 4)

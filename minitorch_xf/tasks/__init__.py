@@ -18,7 +18,7 @@ from .cot import (
 from .fuzzy_logic import FuzzyLogicTask
 from .graphs import SearchTask
 from .icl_regression import pair_tokens
-from .match3 import match3_batch, match3_labels, match3_positive_rate
+from .match3 import match3_batch, match3_labels, match3_positive_rate, match3_worst_case
 from .positions import even_token, position_identification
 from .regression import LinearRegressionTask, interleave, least_squares_predictions
 from .sraven import SRavenTask
@@ -45,6 +45,7 @@ __all__ = [
     "match3_batch",
     "match3_labels",
     "match3_positive_rate",
+    "match3_worst_case",
     "pair_tokens",
     "position_identification",
     "score_output",

@@ -10,7 +10,8 @@ Token format: one token per position, the residue itself (an int in ``[0, M)``);
 
 :func:`match3_labels` is the plain reference (set of pair sums, one sequence at a time); :func:`match3_batch`
 samples sequences and labels them with a vectorized count (the circular self-convolution of the histogram), tested
-against the reference.
+against the reference. :func:`match3_worst_case` builds the hardest inputs for chapter 8's hand-built head (one
+match, every other pair a near miss).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 
 from .._validate import check_generator, check_number, check_positive, check_tensor
 
-__all__ = ["match3_batch", "match3_labels", "match3_positive_rate"]
+__all__ = ["match3_batch", "match3_labels", "match3_positive_rate", "match3_worst_case"]
 
 
 def _check_modulus(modulus) -> int:
@@ -71,6 +72,34 @@ def match3_batch(
     check_generator("generator", generator)
     x = torch.randint(0, modulus, (n_samples, length), generator=generator)  # (b, n)
     return x, _labels_vectorized(x, modulus)
+
+
+def match3_worst_case(
+    n_samples: int, length: int, modulus: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""The worst case of chapter 8's proposition ``prop-match3-head``: (tokens (b, n) long, labels (b, n), where (b,)).
+
+        Each sequence holds one 0 at a random position ``where`` and ``length - 1`` copies of $a$ with
+        $2a \equiv \pm 1 \pmod M$ (the sign drawn per sequence). The 0 is positive, and its only matching pair is
+        $(j, k) = (i, i)$ ($0 + 0 + 0$; a pair $(0, a)$ sums to $a
+    ot\equiv 0$ and $(a, a)$ to $\pm 1$), while all
+        $(n-1)^2$ ordered pairs of copies are near misses: $0 + a + a \equiv \pm 1$, the largest non-matching cosine
+        $\cos(2\pi/M)$. So the proof's bound on the non-matching weight is nearly attained, at the position ``where``.
+        Needs an odd ``modulus`` >= 3 (for even $M$, $2a \equiv \pm 1$ has no solution).
+    """
+    check_positive("n_samples", n_samples)
+    check_positive("length", length)
+    modulus = _check_modulus(modulus)
+    if modulus % 2 == 0:
+        raise ValueError(f"modulus={modulus} must be odd: 2a = +-1 (mod modulus) has no solution a for even moduli")
+    check_generator("generator", generator)
+    where = torch.randint(0, length, (n_samples,), generator=generator)  # (b,)
+    sign = torch.randint(0, 2, (n_samples,), generator=generator)  # (b,): 1 -> 2a = +1, 0 -> 2a = -1
+    half = (modulus + 1) // 2  # 2 * half = M + 1 = +1 (mod M); M - half satisfies 2a = -1
+    a = torch.where(sign == 1, half, modulus - half)  # (b,)
+    x = a[:, None].expand(n_samples, length).clone()  # (b, n)
+    x[torch.arange(n_samples), where] = 0
+    return x, _labels_vectorized(x, modulus), where
 
 
 def match3_positive_rate(length: int, modulus: int, n_samples: int = 4000, generator=None) -> float:

@@ -12,10 +12,12 @@ from minitorch_xf.nn.tensor_attention import (
     TensorAttention,
     khatri_rao,
     match3_head,
+    match3_sharpness,
+    polynomial_tensor_attention,
     tensor_attention,
     tensor_attention_explicit,
 )
-from minitorch_xf.tasks.match3 import match3_batch, match3_labels
+from minitorch_xf.tasks.match3 import match3_batch, match3_labels, match3_worst_case
 
 pytestmark = pytest.mark.ch08
 
@@ -24,6 +26,9 @@ def _five(**change):
     args = {"q": r(3, 2), "k1": r(4, 2, seed=1), "k2": r(5, 2, seed=2), "v1": r(4, 3, seed=3), "v2": r(5, 3, seed=4)}
     args.update(change)
     return args
+
+
+NAN = float("nan")
 
 
 def _check_close_to_one(out):
@@ -66,6 +71,28 @@ BAD = [
     Bad("batch n", lambda: match3_batch(0, 5, 7), ValueError, r"n_samples=0"),
     Bad("batch length", lambda: match3_batch(2, -1, 7), ValueError, r"length=-1"),
     Bad("batch gen", lambda: match3_batch(2, 3, 7, generator=0), TypeError, r"generator must be a torch.Generator"),
+    Bad("sharp length", lambda: match3_sharpness(0, 7), ValueError, r"length=0"),
+    Bad("sharp float", lambda: match3_sharpness(2.5, 7), TypeError, r"length must be an int"),
+    Bad("sharp modulus", lambda: match3_sharpness(3, 1), ValueError, r"modulus=1 must be >= 2"),
+    Bad("worst even", lambda: match3_worst_case(2, 3, 10), ValueError, r"modulus=10 must be odd"),
+    Bad("worst n", lambda: match3_worst_case(0, 3, 7), ValueError, r"n_samples=0"),
+    Bad("worst gen", lambda: match3_worst_case(2, 3, 7, generator=1), TypeError, r"generator must be a torch"),
+    Bad("poly empty", lambda: polynomial_tensor_attention(**_five(), coeffs=[]), ValueError, r"coeffs is empty"),
+    Bad("poly str", lambda: polynomial_tensor_attention(**_five(), coeffs="1"), TypeError, r"coeffs must be a list"),
+    Bad("poly nan", lambda: polynomial_tensor_attention(**_five(), coeffs=[1.0, NAN]), ValueError, r"coeffs\[1\]=nan"),
+    Bad(
+        "poly int tensor",
+        lambda: polynomial_tensor_attention(**_five(), coeffs=torch.ones(3, dtype=torch.long)),
+        TypeError,
+        r"coeffs must be a floating-point tensor",
+    ),
+    Bad(
+        "poly features",
+        lambda: polynomial_tensor_attention(**_five(q=r(3, 40), k1=r(4, 40), k2=r(5, 40)), coeffs=[1.0] * 9),
+        ValueError,
+        r"d=40 and degree=8 need r=C\(d\+g, g\)=\d+ features",
+    ),
+    Bad("poly width", lambda: polynomial_tensor_attention(**_five(k1=r(4, 3)), coeffs=[1.0]), ValueError, r"k1 has"),
 ]
 
 HANDLED = [
@@ -80,6 +107,14 @@ HANDLED = [
         "ta huge scores",
         lambda: tensor_attention(**_five(q=1e4 * r(3, 2))),
         lambda out: (out.shape == (3, 3) and bool(torch.isfinite(out).all())) or pytest.fail(f"{out}"),
+    ),
+    # A constant polynomial weighs every pair alike: the output is the plain mean of v1[j] * v2[k] over all pairs.
+    Handled(
+        "poly degree 0",
+        lambda: polynomial_tensor_attention(**_five(), coeffs=[3.0]),
+        lambda out: torch.testing.assert_close(
+            out, (r(4, 3, seed=3)[:, None] * r(5, 3, seed=4)[None]).mean((0, 1)).expand(3, 3)
+        ),
     ),
     # A length-0 sequence has no positions to label: an empty (0,) tensor.
     Handled(

@@ -3,6 +3,7 @@ Alman & Song's definition, and torch's own ``F.scaled_dot_product_attention`` on
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -10,15 +11,20 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.utils.flop_counter import FlopCounterMode
 
+from minitorch_xf.nn.attention import scaled_dot_product_attention
 from minitorch_xf.nn.tensor_attention import (
     OneLayerClassifier,
     TensorAttention,
     khatri_rao,
     match3_head,
+    match3_sharpness,
+    polynomial_tensor_attention,
     tensor_attention,
     tensor_attention_explicit,
 )
+from minitorch_xf.tasks.match3 import match3_batch, match3_labels, match3_worst_case
 
 pytestmark = pytest.mark.ch08
 
@@ -152,10 +158,120 @@ def test_classifier_shapes_and_permutation_equivariance(order):
 @pytest.mark.parametrize("length,modulus", [(3, 7), (5, 23), (8, 47)])
 def test_match3_head_separates_matches(length, modulus):
     """The hand-built head's readout is above (1 + cos(2π/M))/2 exactly where the triple-loop labels are 1."""
-    from minitorch_xf.tasks.match3 import match3_batch, match3_labels
-
     x, _ = match3_batch(300, length, modulus, torch.Generator().manual_seed(modulus))
     readout = match3_head(x, modulus)
     threshold = (1 + math.cos(2 * math.pi / modulus)) / 2
     torch.testing.assert_close((readout > threshold).float(), match3_labels(x, modulus))
     assert float(readout.max()) <= 1 + 1e-12
+
+
+def _threshold(modulus):
+    return (1 + math.cos(2 * math.pi / modulus)) / 2
+
+
+@pytest.mark.checks("prop-match3-head")
+@pytest.mark.parametrize("length,modulus", [(2, 5), (3, 7), (4, 7), (4, 9), (3, 11), (5, 5)])
+def test_bound_sharpness_is_exact_on_every_sequence(length, modulus):
+    """The proposition's claim for all inputs, checked on all M^n sequences against the triple-loop labels."""
+    x = torch.tensor(list(itertools.product(range(modulus), repeat=length)))  # (M^n, n): every sequence
+    pred = (match3_head(x, modulus, match3_sharpness(length, modulus)) > _threshold(modulus)).float()
+    torch.testing.assert_close(pred, match3_labels(x, modulus), atol=0, rtol=0)
+
+
+@pytest.mark.checks("prop-match3-head")
+@pytest.mark.parametrize("length,modulus", [(4, 7), (5, 23), (8, 47), (12, 97), (20, 199)])
+def test_bound_sharpness_is_exact_on_worst_cases_and_a_quarter_of_it_is_not(length, modulus):
+    """At λ* = match3_sharpness(n, M) the head classifies the proof's worst case right; at λ*/4 it calls the lone
+    zero (whose only match is itself, beside (n-1)^2 near misses) negative in every sample."""
+    x, y, where = match3_worst_case(50, length, modulus, torch.Generator().manual_seed(length))
+    lam = match3_sharpness(length, modulus)
+    rows = torch.arange(len(x))
+    exact = (match3_head(x, modulus, lam) > _threshold(modulus)).float()
+    torch.testing.assert_close(exact, y, atol=0, rtol=0)
+    assert bool((y[rows, where] == 1).all())
+    low = match3_head(x, modulus, lam / 4)[rows, where]
+    assert bool((low <= _threshold(modulus)).all()), f"lambda*/4 = {lam / 4:.1f} still separates: {low.min():.6f}"
+
+
+@pytest.mark.parametrize("length,modulus", [(3, 7), (6, 23), (12, 97)])
+def test_worst_case_readout_crosses_where_the_closed_form_says(length, modulus):
+    """On the worst case, the zero's readout is a mean over three kinds of pairs: (i, i) with cosine 1, (n-1)^2 near
+    misses with cos(2π/M), 2(n-1) pairs (0, a) with -cos(π/M). It is above the threshold iff
+    (δ/2)(1 - (n-1)^2 e^{-λδ}) > 2(n-1) e^{-λ(1 + cos(π/M))} (cos(π/M) + T): the head against that closed form."""
+    x, _, where = match3_worst_case(1, length, modulus, torch.Generator().manual_seed(0))
+    delta, c_half, t = 1 - math.cos(2 * math.pi / modulus), math.cos(math.pi / modulus), _threshold(modulus)
+    critical = 2 * math.log(length - 1) / delta  # where (n-1)^2 e^{-λδ} = 1
+    for lam in [critical * f for f in (0.5, 0.8, 0.95, 1.05, 1.2, 2.0)]:
+        lhs = delta / 2 * (1 - (length - 1) ** 2 * math.exp(-lam * delta))
+        rhs = 2 * (length - 1) * math.exp(-lam * (1 + c_half)) * (c_half + t)
+        readout = float(match3_head(x, modulus, lam)[0, where[0]])
+        assert (readout > t) == (lhs > rhs), (lam, readout, t, lhs, rhs)
+    assert critical < match3_sharpness(length, modulus) < 4 * critical
+
+
+def test_match3_head_default_sharpness_is_the_bound():
+    x, _ = match3_batch(20, 6, 31, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(match3_head(x, 31), match3_head(x, 31, match3_sharpness(6, 31)))
+
+
+def _poly_loops(q, k1, k2, v1, v2, coeffs):
+    """Normalized p(score) attention, one query and one pair (j, k) at a time, p evaluated by Horner's rule."""
+    out = torch.zeros(q.shape[0], v1.shape[1], dtype=torch.float64)
+    for i in range(q.shape[0]):
+        total, acc = 0.0, torch.zeros(v1.shape[1], dtype=torch.float64)
+        for j in range(k1.shape[0]):
+            for k in range(k2.shape[0]):
+                s = sum(float(q[i, a] * k1[j, a] * k2[k, a]) for a in range(q.shape[1]))
+                p = 0.0
+                for a_m in reversed(coeffs):
+                    p = p * s + a_m
+                total += p
+                acc += p * v1[j] * v2[k]
+        out[i] = acc / total
+    return out
+
+
+@pytest.mark.checks("lem-poly-factor")
+@pytest.mark.parametrize("degree,d", [(0, 2), (2, 3), (4, 2), (6, 3)])
+def test_polynomial_attention_matches_entrywise_polynomial(degree, d):
+    """The factored form (features, two sums) equals p applied to every score, for positive even-degree p."""
+    g = torch.Generator().manual_seed(degree)
+    coeffs = [1 / math.factorial(m) for m in range(degree + 1)]  # Taylor of exp: positive for even degree
+    q, k1, k2 = (torch.randn(n, d, generator=g, dtype=torch.float64) for n in (3, 4, 5))
+    v1, v2 = torch.randn(4, 2, generator=g, dtype=torch.float64), torch.randn(5, 2, generator=g, dtype=torch.float64)
+    expected = _poly_loops(q, k1, k2, v1, v2, coeffs)
+    torch.testing.assert_close(polynomial_tensor_attention(q, k1, k2, v1, v2, coeffs), expected)
+
+
+def test_polynomial_attention_approaches_exp_for_small_entries():
+    """Degree 12 Taylor on scores below d B^3 = 0.1: the same output as softmax tensor attention to 1e-12."""
+    g = torch.Generator().manual_seed(2)
+    q, k1, k2, v1, v2 = ((2 * torch.rand(2, 6, 4, generator=g, dtype=torch.float64) - 1) * 0.29 for _ in range(5))
+    coeffs = torch.tensor([1 / math.factorial(m) for m in range(13)], dtype=torch.float64)
+    out = polynomial_tensor_attention(q, k1, k2, v1, v2, coeffs)
+    torch.testing.assert_close(out, tensor_attention(q, k1, k2, v1, v2), atol=1e-12, rtol=1e-10)
+
+
+def _flops(fn, *args):
+    with FlopCounterMode(display=False) as counter:
+        fn(*args)
+    return counter.get_total_flops()
+
+
+@pytest.mark.checks("prop-cubic-cost", "lem-poly-factor")
+def test_counted_flops_scale_as_n3_n2_and_n():
+    """Counted matmul FLOPs (FlopCounterMode) when n doubles: x8 for tensor attention, x4 for standard attention,
+    x2 for the polynomial method (its features cost O(n r d), r = C(d+g, g) fixed)."""
+    d, coeffs = 4, [1 / math.factorial(m) for m in range(5)]
+
+    def five(n):
+        return [torch.randn(n, d, dtype=torch.float64) for _ in range(5)]
+
+    for n in (16, 32):
+        small, big = five(n), five(2 * n)
+        assert 7.5 <= _flops(tensor_attention, *big) / _flops(tensor_attention, *small) <= 8.0
+        assert _flops(scaled_dot_product_attention, *big[:3]) == 4 * _flops(scaled_dot_product_attention, *small[:3])
+        ratio = _flops(lambda *a: polynomial_tensor_attention(*a, coeffs), *big) / _flops(
+            lambda *a: polynomial_tensor_attention(*a, coeffs), *small
+        )
+        assert ratio == pytest.approx(2.0, rel=1e-12), ratio
