@@ -308,3 +308,70 @@ def test_no_page_references_a_cdn():
         if hits:
             found[path.relative_to(HTML).as_posix()] = sorted(set(hits))[:5]
     assert not found, f"pages that reference another host for their resources: {found}"
+
+
+HEADERS_FIT = """() => [...document.querySelectorAll("article table.xfbook-table th")]
+  .filter((th) => th.scrollWidth > th.clientWidth + 1).map((th) => th.textContent.trim())"""
+RESULT_BOXES = """() => {
+  const kinds = ["theorem", "proposition", "lemma", "corollary"];
+  const boxes = [...document.querySelectorAll("div.proof")].filter((d) => kinds.some((k) => d.classList.contains(k)));
+  return boxes.map((box) => {
+    const note = box.nextElementSibling;
+    return {id: box.id, note: note && note.matches("p.xf-result-check") ? note.textContent.trim() : null};
+  });
+}"""
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "must_show"),
+    [
+        ("book/results.html", "results.png", ("labelled results", "checked numerically", "proof only")),
+        ("book/reproductions.html", "reproductions.png", ("The whole book:", "Status", "asserted")),
+        ("book/execution-times.html", "execution-times.png", ("CPU s", "Budget s")),
+    ],
+)
+def test_appendix_pages_show_their_status_columns(site, chromium, path, name, must_show):
+    """The generated appendix pages: their tables render, with headers that wrap between words, never inside one."""
+    reader = Reader(chromium, site)
+    try:
+        problems = reader.open(path)
+        seen = reader.page.evaluate(INSPECT)
+        text = " ".join(seen["prose"].split())
+        missing = [words for words in must_show if words not in text]
+        assert not missing, f"{path} does not show {missing}"
+        assert not reader.page.evaluate(HEADERS_FIT), f"{path}: headers broken or overflowing"
+        assert not seen["wideTables"] and not seen["untypeset"], seen
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        reader.page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        assert not problems, problems
+    finally:
+        reader.close()
+
+
+def test_every_result_box_says_where_it_is_checked(site, chromium):
+    """Under every theorem, proposition, lemma and corollary box of every chapter: where it is checked, or why not."""
+    reader = Reader(chromium, site)
+    missing, count = [], 0
+    try:
+        for page in sorted(p.relative_to(HTML).as_posix() for p in (HTML / "book").glob("ch*.html")):
+            reader.open(page)
+            for box in reader.page.evaluate(RESULT_BOXES):
+                count += 1
+                note = box["note"] or ""
+                if not note.startswith(("Checked numerically:", "Proof only:")):
+                    missing.append(f"{page}#{box['id']}: {note or 'no note'}")
+        assert count >= 40, f"found only {count} result boxes: did the markup change?"
+        assert not missing, missing
+        reader.open("book/ch01-transformer.html")
+        box = reader.page.locator("div.proof#prop-scale")
+        box.scroll_into_view_if_needed()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        clip = reader.page.evaluate(
+            """() => { const b = document.querySelector("div.proof#prop-scale"), n = b.nextElementSibling;
+              const r1 = b.getBoundingClientRect(), r2 = n.getBoundingClientRect();
+              return {x: r1.left + scrollX - 8, y: r1.top + scrollY - 8, width: r1.width + 16,
+                      height: r2.bottom - r1.top + 16}; }"""
+        )
+        reader.page.screenshot(path=str(SCREENSHOTS / "ch01-result-box.png"), clip=clip, full_page=True)
+    finally:
+        reader.close()

@@ -111,9 +111,9 @@ def test_the_scanners_find_what_they_should(tmp_path):
         "import pytest\n\n@pytest.mark.checks('thm-x', 'lem-y')\ndef test_a():\n    assert 1\n"
     )
     found = results.statements(tmp_path)
-    assert {k: (v.kind, v.is_result) for k, v in found.items()} == {
-        "thm-x": ("theorem", True),
-        "def-x": ("definition", False),
+    assert {k: (v.kind, v.title, v.is_result) for k, v in found.items()} == {
+        "thm-x": ("theorem", "T", True),
+        "def-x": ("definition", "D", False),
     }
     sites = results.check_sites(tmp_path)
     assert sites["thm-x"] == [

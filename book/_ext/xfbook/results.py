@@ -10,7 +10,7 @@ Each one is either checked numerically or listed as proof-only, with a one-line 
 Where a result is checked is read from the sources (the label is a string literal in the call or the marker), so it
 is known without running anything; the figure comes from the records of the last run. Under every result's box the
 book shows where it is checked (the notebook section, or the test, and the figure) or "proof only" and the reason;
-``{xf-results}`` lists every result with its status. ``tests/test_book.py`` fails when a result has neither a check
+``{xf-results}`` lists every result with its status. ``tests/test_results.py`` fails when a result has neither a check
 nor a reason, or when a check or a reason names a label the book does not have.
 
 This module's scanning functions import nothing from Sphinx, so the tests use them directly.
@@ -32,7 +32,7 @@ CHECK_SOURCES = ("notebooks/*.ipynb", "solutions/*.ipynb", "tests/**/*.py")
 PROOF_ONLY = "book/proof-only.yml"
 # ```{prf:theorem} Title            (or :::{prf:...})
 # :label: thm-strang
-_STATEMENT = re.compile(r"^(?:`{3,}|:{3,})\{prf:(\w+)\}[^\n]*\n(?::\w+:[^\n]*\n)*?:label:\s*([\w-]+)", re.M)
+_STATEMENT = re.compile(r"^(?:`{3,}|:{3,})\{prf:(\w+)\}([^\n]*)\n(?::\w+:[^\n]*\n)*?:label:\s*([\w-]+)", re.M)
 _CHECKED_CALL = re.compile(r"\.checked\(\s*[rR]?([\"'])([^\"'\n]+)\1")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.M)
 
@@ -42,6 +42,7 @@ class Statement:
     label: str
     kind: str  # theorem, proposition, definition, ...
     page: str  # book/ch01-transformer.md
+    title: str = ""  # the statement's title, "Softmax is a smoothed argmax"
 
     @property
     def is_result(self) -> bool:
@@ -61,8 +62,8 @@ def statements(root: Path) -> dict[str, Statement]:
     """Every labelled prf statement of ``book/*.md``, by label."""
     found: dict[str, Statement] = {}
     for page in sorted((root / "book").glob("*.md")):
-        for kind, label in _STATEMENT.findall(page.read_text(encoding="utf-8")):
-            found[label] = Statement(label, kind, page.relative_to(root).as_posix())
+        for kind, title, label in _STATEMENT.findall(page.read_text(encoding="utf-8")):
+            found[label] = Statement(label, kind, page.relative_to(root).as_posix(), title.strip())
     return found
 
 
@@ -252,7 +253,7 @@ def check_note(app: Sphinx, fromdoc: str, label: str) -> nodes.Node:
         para += nodes.strong("", "Proof only: ")
         para += nodes.Text(state["reasons"][label])
     else:
-        para += nodes.strong("", "Not checked, and no reason given (tests/test_book.py fails on this).")
+        para += nodes.strong("", "Not checked, and no reason given (tests/test_results.py fails on this).")
     return para
 
 
@@ -283,12 +284,13 @@ class ResultsIndex(records.RecordTable):
             self.env.note_dependency(str(path))
         found = [s for s in statements(root).values() if s.is_result]
         rows, chapter, counts = [], None, {"notebook": 0, "test": 0, "proof only": 0, "none": 0}
-        for statement in sorted(found, key=lambda s: (s.page, s.label)):
+        for statement in sorted(found, key=lambda s: s.page):  # stable: in the order of the page
             if statement.page != chapter:
                 chapter = statement.page
                 docname = _docname(chapter)
                 rows.append(f"**{{doc}}`/{docname}`**" if docname in self.env.found_docs else f"**{chapter}**")
             sites = state["sites"].get(statement.label, [])
+            result = f"{{prf:ref}}`{statement.label}`" + (f" · {statement.title}" if statement.title else "")
             if sites:
                 where = []
                 for site in sites:
@@ -296,13 +298,13 @@ class ResultsIndex(records.RecordTable):
                     link = self.site_markup(site)
                     where.append(f"{link}: {figure}" if figure else link)
                 counts["notebook" if any(s.kind == "notebook" for s in sites) else "test"] += 1
-                rows.append([f"{{prf:ref}}`{statement.label}`", "checked", "; ".join(where)])
+                rows.append([result, "checked", "; ".join(where)])
             elif statement.label in state["reasons"]:
                 counts["proof only"] += 1
-                rows.append([f"{{prf:ref}}`{statement.label}`", "proof only", state["reasons"][statement.label]])
+                rows.append([result, "proof only", state["reasons"][statement.label]])
             else:
                 counts["none"] += 1
-                rows.append([f"{{prf:ref}}`{statement.label}`", "**no check**", "–"])
+                rows.append([result, "**no check**", "–"])
         checked = counts["notebook"] + counts["test"]
         summary = (
             f"{len(found)} labelled results (theorems, propositions, lemmas, corollaries): **{checked} checked "
@@ -312,7 +314,7 @@ class ResultsIndex(records.RecordTable):
             + "."
         )
         out = self.paragraph(summary)
-        out.append(self.table(["Result", "Status", "Where it is checked, and the figure asserted"], rows, [22, 14, 64]))
+        out.append(self.table(["Result", "Status", "Where it is checked, and the figure asserted"], rows, [30, 12, 58]))
         return out
 
     def site_markup(self, site: Site) -> str:
