@@ -11,7 +11,10 @@ A sequence holds ``n_points`` pairs $(x, f(x))$ of one hidden term, with the las
 infer the term in context and answer $f(x_{\text{last}})$. Compositional split, as in the authors' code: the
 last ``frac_ood`` of the $2^n$ conjunctions are never used in training; the terms built from the others are
 shuffled (by ``seed``) and a fraction ``frac_test`` of them is **held out**: every conjunction of a held-out term
-was seen in training, inside other terms, but never this combination.
+was seen in training, inside other terms, but never this combination. A plain shuffle does not guarantee that (at
+$n = 3$, 9 of the seeds 0-299 left some conjunction only in held-out terms), so the split is redrawn from the
+seed's stream until the training terms contain every in-distribution conjunction, and built directly (a random
+cover first) if a hundred draws miss; the arguments are rejected when no split can hold the property.
 
 Shape glossary: b sequences, p points per sequence, n variables; a token is $(x, y) \in \mathbb{R}^{n+1}$.
 """
@@ -27,6 +30,26 @@ from .._validate import check_choice, check_generator, check_number, check_posit
 __all__ = ["FuzzyLogicTask", "r_squared", "zadeh_dnf"]
 
 SPLITS = ("train", "test", "ood")
+MAX_DRAWS = 100  # shuffles tried before the split is built around a random cover
+
+
+def _held_out_first(terms: torch.Tensor, n_test: int, n_in: int, seed: int) -> torch.Tensor:
+    """An order of ``terms`` (T, K) whose first ``n_test`` rows are held out and whose other rows contain every
+    conjunction ``0 .. n_in - 1``: the seed's first shuffle that does, else one built around a random cover."""
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(MAX_DRAWS):
+        order = torch.randperm(len(terms), generator=g)
+        if len(terms[order[n_test:]].unique()) == n_in:
+            return order
+    k = terms.shape[1]
+    conj = torch.randperm(n_in, generator=g)
+    conj = torch.cat([conj, conj[: -n_in % k]])  # (ceil(n_in / k) k,): the last group padded with earlier ones
+    cover = {tuple(sorted(group)) for group in conj.view(-1, k).tolist()}  # terms that together hold every one
+    is_cover = torch.tensor([tuple(t) in cover for t in terms.tolist()])
+    order = torch.randperm(len(terms), generator=g)
+    rest = order[~is_cover[order]]  # the other terms, in a random order
+    n_free = len(rest) - n_test  # training rows left after the cover
+    return torch.cat([rest[n_free:], rest[:n_free], is_cover.nonzero().squeeze(1)])
 
 
 def zadeh_dnf(signs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -75,12 +98,18 @@ class FuzzyLogicTask:
                 f"frac_ood={frac_ood})"
             )
         terms = torch.tensor(list(combinations(range(n_in), n_terms)), dtype=torch.long)  # (T, K) conj. indices
-        terms = terms[torch.randperm(len(terms), generator=torch.Generator().manual_seed(seed))]
         n_test = int(len(terms) * frac_test)
         if n_test == 0 or n_test == len(terms):
             raise ValueError(
                 f"frac_test={frac_test} leaves an empty split: {len(terms)} in-distribution terms, {n_test} held out"
             )
+        if (len(terms) - n_test) * n_terms < n_in:
+            raise ValueError(
+                f"frac_test={frac_test} leaves {len(terms) - n_test} training terms of {n_terms} conjunctions, too "
+                f"few to contain all {n_in} in-distribution conjunctions: some held-out term would use a conjunction "
+                "never seen in training"
+            )
+        terms = terms[_held_out_first(terms, n_test, n_in, seed)]
         ood = list(combinations(range(n_in, n_conj), n_terms))
         self.terms = {
             "train": terms[n_test:],

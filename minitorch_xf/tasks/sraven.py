@@ -19,18 +19,26 @@ column, so the model must also find which slot carries which attribute. The mode
 panels, one token per attribute (a one-hot of its value), then ``n_features`` empty tokens where it answers the
 attributes of the last panel.
 
+**One answer per problem.** A completion $y \in \{0,\dots,V-1\}^f$ of the blank panel is *consistent* if some
+rule per attribute (any of the eight, held-out combinations included) and, with ``permute=True``, some slot
+permutation per column make the completed matrix obey every rule. Rules can coincide on a few rows (a row
+$(1, 2, 3)$ is both a progression by $+1$ and an addition), so a raw draw can admit several consistent
+completions: about 7 % of draws at $f = 2$ without permutation, about 22 % at the paper's $f = 4$ with permutation.
+``sample`` (with ``unique=True``, the default) redraws such problems, keeping their rules, until the true answer is
+the only consistent completion; ``ambiguous`` is the test it applies.
+
 Shape glossary: b problems, r rows, c columns, f features (attributes), V values, n tokens = grid**2 * f.
 """
 
 from __future__ import annotations
 
-from itertools import combinations_with_replacement
+from itertools import combinations_with_replacement, permutations, product
 
 import torch
 
 from .._validate import check_choice, check_generator, check_number, check_positive, check_tensor
 
-__all__ = ["RULES", "SRavenTask", "panel_accuracy"]
+__all__ = ["RULES", "SRavenTask", "ambiguous", "panel_accuracy"]
 
 RULES = (
     "constant",
@@ -43,6 +51,8 @@ RULES = (
     "distribute_three",
 )
 SPLITS = ("train", "ood")
+MAX_REDRAWS = 1000  # rounds of redrawing ambiguous problems before giving up (one round removes ~80 % of them)
+CHUNK = 4096  # problems per chunk of the ambiguity test (memory: about CHUNK * f**grid * V * grid integers)
 
 
 def _rule_grids(n: int, grid: int, n_values: int, generator) -> torch.Tensor:
@@ -62,8 +72,74 @@ def _rule_grids(n: int, grid: int, n_values: int, generator) -> torch.Tensor:
     return torch.stack(out)  # (8, n, r, c)
 
 
+def _rows_obey(rows: torch.Tensor, first: torch.Tensor, n_values: int) -> torch.Tensor:
+    """Whether each row of ``rows`` (..., c) obeys each rule mod ``n_values``: (8, ...) booleans, in RULES order.
+
+    Every rule is a condition on each row alone, except distribute_three, which also asks each row to hold the same
+    values as the matrix's ``first`` row (..., c)."""
+    step = (rows[..., 1:] - rows[..., :-1]) % n_values  # (..., c - 1)
+    out = [(rows == rows[..., :1]).all(-1)]  # constant
+    for inc in (1, 2, -1, -2):
+        out.append((step == inc % n_values).all(-1))  # progression
+    out.append((rows[..., :-1].sum(-1) - rows[..., -1]) % n_values == 0)  # addition
+    out.append((rows[..., 0] - rows[..., 1:-1].sum(-1) - rows[..., -1]) % n_values == 0)  # subtraction
+    ordered = rows.sort(-1).values
+    distinct = (ordered[..., 1:] != ordered[..., :-1]).all(-1)
+    out.append(distinct & (ordered == first.sort(-1).values).all(-1))  # distribute_three
+    return torch.stack(out)
+
+
+def _slot_tuples(n_features: int, grid: int, permute: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``slots`` (m, c): the slot read in each column for one attribute; ``index`` (P, f): for each assignment of
+    slots to attributes (column 0 fixes the attributes' names, the other columns are permuted), the row of
+    ``slots`` that attribute ``a`` reads."""
+    if not permute:
+        return torch.arange(n_features).unsqueeze(1).expand(n_features, grid), torch.arange(n_features).unsqueeze(0)
+    slots = list(product(range(n_features), repeat=grid))
+    row = {t: i for i, t in enumerate(slots)}
+    index = [
+        [row[(a, *(perm[a] for perm in perms))] for a in range(n_features)]
+        for perms in product(permutations(range(n_features)), repeat=grid - 1)
+    ]
+    return torch.tensor(slots), torch.tensor(index)
+
+
+def ambiguous(values: torch.Tensor, n_values: int, permute: bool) -> torch.Tensor:
+    r"""Whether a completion other than the true one is consistent with each problem: (b,) booleans.
+
+    ``values`` (b, r, c, f): the full matrices as shown (slots permuted), the blank panel ``values[:, -1, -1]``
+    holding the true answer. A completion is consistent when some rule per attribute and (``permute``) some slot
+    permutation of each column make the completed matrix obey every rule. Brute force over every slot tuple, rule
+    and blank value: for each attribute and permutation the consistent values of its blank slot, then the
+    permutations under which every attribute has one and some attribute has one other than the answer.
+    """
+    check_tensor("values", values, ndim=4)
+    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+        raise TypeError(f"values must be an integer tensor of attribute values, got dtype={values.dtype}")
+    check_number("n_values", n_values, integer=True, low=2)
+    if not isinstance(permute, bool):
+        raise TypeError(f"permute must be a bool (True or False), got {permute!r}")
+    b, r, c, f = values.shape
+    if r != c:
+        raise ValueError(f"values must hold square grids (b, r, c, f), got r={r}, c={c}")
+    if b > CHUNK:
+        return torch.cat([ambiguous(part, n_values, permute) for part in values.split(CHUNK)])
+    slots, index = _slot_tuples(f, c, permute)  # (m, c), (P, f)
+    cols = values.permute(0, 1, 3, 2)  # (b, r, f, c)
+    grids = torch.stack([cols[:, :, slots[:, j], j] for j in range(c)], -1).transpose(1, 2)  # (b, m, r, c)
+    complete = _rows_obey(grids[:, :, :-1], grids[:, :, :1], n_values).all(-1)  # (8, b, m): the full rows obey
+    last = grids[:, :, -1:].repeat(1, 1, n_values, 1)  # (b, m, V, c): the last row, every value in the blank
+    last[..., -1] = torch.arange(n_values)
+    fits = (complete.unsqueeze(-1) & _rows_obey(last, grids[:, :, :1], n_values)).any(0)  # (b, m, V): some rule
+    answer = torch.gather(values[:, -1, -1], 1, slots[:, -1].expand(b, -1))  # (b, m): true value of the blank slot
+    other = fits.scatter(2, answer.unsqueeze(-1), False).any(-1)  # (b, m): a consistent value besides the answer
+    possible = fits.any(-1)[:, index].all(-1)  # (b, P): every attribute has a consistent value
+    return (possible & other[:, index].any(-1)).any(-1)
+
+
 class SRavenTask:
-    """sraven problems with held-out rule combinations; ``sample`` returns one-hot tokens and the answer."""
+    """sraven problems with held-out rule combinations; ``sample`` returns one-hot tokens and the answer, and with
+    ``unique=True`` every problem it returns has exactly one consistent answer (see ``ambiguous``)."""
 
     def __init__(
         self,
@@ -73,6 +149,7 @@ class SRavenTask:
         frac_ood: float = 0.25,
         permute: bool = True,
         seed: int = 0,
+        unique: bool = True,
     ):
         check_positive("n_features", n_features)
         check_number("grid", grid, integer=True, low=2)
@@ -81,7 +158,10 @@ class SRavenTask:
         check_number("seed", seed, integer=True, low=0)
         if not isinstance(permute, bool):
             raise TypeError(f"permute must be a bool (True or False), got {permute!r}")
+        if not isinstance(unique, bool):
+            raise TypeError(f"unique must be a bool (True or False), got {unique!r}")
         self.n_features, self.n_values, self.grid, self.permute = n_features, n_values, grid, permute
+        self.unique = unique
         latents = torch.tensor(list(combinations_with_replacement(range(len(RULES)), n_features)), dtype=torch.long)
         latents = latents[torch.randperm(len(latents), generator=torch.Generator().manual_seed(seed))]
         n_ood = int(len(latents) * frac_ood)
@@ -95,6 +175,27 @@ class SRavenTask:
         picked = all_rules[rules.flatten(), torch.arange(b * f)]  # (b f, r, c)
         return picked.view(b, f, self.grid, self.grid).permute(0, 2, 3, 1)  # (b, r, c, f)
 
+    def _draw(self, rules: torch.Tensor, generator) -> torch.Tensor:
+        """Fresh instances of ``rules`` (b, f) as shown: values (b, r, c, f), slots permuted if ``permute``."""
+        values = self.grids(rules, generator)  # (b, r, c, f)
+        if self.permute:  # one permutation of the slots per column, shared by its rows
+            perm = torch.rand(len(rules), 1, self.grid, self.n_features, generator=generator).argsort(-1)  # (b,1,c,f)
+            values = torch.gather(values, 3, perm.expand_as(values))
+        return values
+
+    def _redraw_ambiguous(self, values: torch.Tensor, rules: torch.Tensor, generator) -> torch.Tensor:
+        """Redraw (same rules, fresh values and permutations) every problem with more than one consistent answer."""
+        todo = torch.arange(len(rules))
+        for _ in range(MAX_REDRAWS):
+            todo = todo[ambiguous(values[todo], self.n_values, self.permute)]  # the problems still ambiguous
+            if len(todo) == 0:
+                return values
+            values[todo] = self._draw(rules[todo], generator)
+        raise RuntimeError(
+            f"no unambiguous instance of rules {rules[todo[0]].tolist()} in {MAX_REDRAWS} draws "
+            f"(n_features={self.n_features}, n_values={self.n_values}, grid={self.grid}); use unique=False"
+        )
+
     def sample(self, batch: int, split: str = "train", generator: torch.Generator | None = None):
         """``(tokens, answer, rules)``: tokens (b, n, V) float32, answer (b, f) the last panel's values (in the
         permuted slot order), rules (b, f) each attribute's rule index (in the latent's order)."""
@@ -105,10 +206,9 @@ class SRavenTask:
         if len(pool) == 0:
             raise ValueError(f"split={split!r} has no rule combinations (frac_ood=0?)")
         rules = pool[torch.randint(len(pool), (batch,), generator=generator)]  # (b, f)
-        values = self.grids(rules, generator)  # (b, r, c, f)
-        if self.permute:  # one permutation of the slots per column, shared by its rows
-            perm = torch.rand(batch, 1, self.grid, self.n_features, generator=generator).argsort(-1)  # (b, 1, c, f)
-            values = torch.gather(values, 3, perm.expand_as(values))
+        values = self._draw(rules, generator)  # (b, r, c, f)
+        if self.unique:
+            values = self._redraw_ambiguous(values, rules, generator)
         panels = values.reshape(batch, self.grid * self.grid, self.n_features)  # (b, r c, f): row-major panels
         answer = panels[:, -1].clone()  # (b, f)
         tokens = torch.nn.functional.one_hot(panels, self.n_values).float()  # (b, r c, f, V)

@@ -18,7 +18,7 @@ from minitorch_xf.nn.hyla import (
     rms_head_norm,
 )
 from minitorch_xf.tasks.fuzzy_logic import FuzzyLogicTask, r_squared, zadeh_dnf
-from minitorch_xf.tasks.sraven import SRavenTask, panel_accuracy
+from minitorch_xf.tasks.sraven import SRavenTask, ambiguous, panel_accuracy
 
 pytestmark = pytest.mark.ch11
 
@@ -60,6 +60,7 @@ BAD = [
     Bad("fuzzy n_terms", lambda: FuzzyLogicTask(2, 4), ValueError, r"n_terms=4 exceeds the 3"),
     Bad("fuzzy frac_test=1", lambda: FuzzyLogicTask(frac_test=1.0), ValueError, r"frac_test=1.0"),
     Bad("fuzzy tiny frac_test", lambda: FuzzyLogicTask(3, 2, frac_test=0.01), ValueError, r"frac_test=0.01 leaves"),
+    Bad("fuzzy uncoverable", lambda: FuzzyLogicTask(4, 2, frac_test=0.93), ValueError, r"frac_test=0.93 leaves 5"),
     Bad("fuzzy n_points=1", lambda: FuzzyLogicTask(n_points=1), ValueError, r"n_points=1"),
     Bad("fuzzy n_vars=11", lambda: FuzzyLogicTask(11), ValueError, r"n_vars=11"),
     Bad("fuzzy split", lambda: FuzzyLogicTask().sample(2, "valid"), ValueError, r"split='valid'"),
@@ -70,6 +71,12 @@ BAD = [
     Bad("sraven grid=1", lambda: SRavenTask(grid=1), ValueError, r"grid=1"),
     Bad("sraven values<grid", lambda: SRavenTask(n_values=2), ValueError, r"n_values=2 must be >= 3"),
     Bad("sraven permute str", lambda: SRavenTask(permute="yes"), TypeError, r"permute must be a bool"),
+    Bad("sraven unique str", lambda: SRavenTask(unique=1), TypeError, r"unique must be a bool"),
+    Bad("ambiguous 3-D", lambda: ambiguous(torch.zeros(2, 3, 3, dtype=torch.long), 8, False), ValueError, r"values"),
+    Bad("ambiguous float", lambda: ambiguous(torch.zeros(1, 3, 3, 2), 8, False), TypeError, r"values must be an int"),
+    Bad("ambiguous not square", lambda: ambiguous(torch.zeros(1, 2, 3, 2).long(), 8, False), ValueError, r"r=2, c=3"),
+    Bad("ambiguous V=1", lambda: ambiguous(torch.zeros(1, 3, 3, 2).long(), 1, False), ValueError, r"n_values=1"),
+    Bad("ambiguous permute", lambda: ambiguous(torch.zeros(1, 3, 3, 2).long(), 8, "no"), TypeError, r"permute must"),
     Bad("sraven frac_ood=1", lambda: SRavenTask(frac_ood=1.0), ValueError, r"frac_ood=1.0"),
     Bad("sraven split", lambda: SRavenTask().sample(2, "test"), ValueError, r"split='test'"),
     Bad("sraven no ood", lambda: SRavenTask(frac_ood=0.0).sample(2, "ood"), ValueError, r"split='ood' has no"),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from itertools import permutations
+from itertools import permutations, product
 
 import pytest
 import torch
 
-from minitorch_xf.tasks.sraven import RULES, SRavenTask, panel_accuracy
+from minitorch_xf.tasks import sraven
+from minitorch_xf.tasks.sraven import RULES, SRavenTask, ambiguous, panel_accuracy
 
 pytestmark = pytest.mark.ch11
 
@@ -64,7 +65,7 @@ def test_tokens_are_the_panels_in_order_and_the_answer_is_blank():
 def test_permutation_is_shared_down_each_column():
     """Same seed with and without ``permute``: each column of the permuted problem is the unpermuted column with
     its slots reordered by one permutation for all rows (found by brute force over the 24 orders)."""
-    kw = dict(n_features=4, n_values=8, grid=3, seed=0)
+    kw = dict(n_features=4, n_values=8, grid=3, seed=0, unique=False)  # the same draws with and without permute
     plain, _, _ = SRavenTask(permute=False, **kw).sample(16, "train", torch.Generator().manual_seed(5))
     shuffled, _, _ = SRavenTask(permute=True, **kw).sample(16, "train", torch.Generator().manual_seed(5))
     plain = plain[:, :32].argmax(-1).view(16, 8, 4).tolist()  # (b, panels, f): the answer panel is left out
@@ -84,3 +85,100 @@ def test_permutation_is_shared_down_each_column():
 def test_panel_accuracy_counts_whole_panels():
     logits = torch.nn.functional.one_hot(torch.tensor([[1, 2], [3, 0]]), 4).float()
     assert panel_accuracy(logits, torch.tensor([[1, 2], [3, 1]])) == (0.5, 0.75)
+
+
+def _consistent_answers(panels: list[list[int]], grid: int, v: int, permute: bool) -> set[tuple[int, ...]]:
+    """Every completion of the blank panel that some rules (any of the eight per attribute) and, with ``permute``,
+    some slot permutation of each column (column 0's included) make obey every rule: the set of answers, by brute
+    force over slot assignments, rules and blank values. ``panels``: the ``grid**2 - 1`` shown panels, row-major."""
+    f = len(panels[0])
+    fits = {}  # slots read in each column -> blank values that some rule accepts
+
+    def blank_values(slots):
+        if slots not in fits:
+            fits[slots] = []
+            for val in range(v):
+                full = [*(p[slots[i % grid]] for i, p in enumerate(panels)), val]  # this attribute, row-major
+                rows = [full[grid * r : grid * (r + 1)] for r in range(grid)]
+                if any(_holds(rule, rows, v) for rule in RULES):
+                    fits[slots].append(val)
+        return fits[slots]
+
+    answers = set()
+
+    def assign(a, chosen):  # chosen[a']: the slots attribute a' reads in each column, distinct per column
+        if a == f:
+            for vals in product(*(blank_values(slots) for slots in chosen)):
+                answer = [0] * f
+                for slots, val in zip(chosen, vals, strict=True):
+                    answer[slots[-1]] = val
+                answers.add(tuple(answer))
+            return
+        free = [[s for s in range(f) if all(slots[c] != s for slots in chosen)] for c in range(grid)]
+        options = product(*free) if permute else [(a,) * grid]  # every slot per column, or the attribute's own
+        for slots in options:
+            if blank_values(slots):  # no completion if this attribute fits no rule
+                assign(a + 1, [*chosen, slots])
+
+    assign(0, [])
+    return answers
+
+
+def _shown(tokens: torch.Tensor, grid: int, f: int) -> list[list[list[int]]]:
+    """The shown panels of each problem, read back from the one-hot tokens: (b, grid**2 - 1, f) nested lists."""
+    n = grid * grid - 1
+    return tokens[:, : n * f].argmax(-1).view(len(tokens), n, f).tolist()
+
+
+# (n_features, permute, problems per split): the notebook's ci setting and the paper's (Schug et al., sec. 5)
+SETTINGS = [pytest.param(2, False, 600, id="notebook-f2"), pytest.param(4, True, 100, id="paper-f4-permuted")]
+
+
+@pytest.mark.parametrize("f, permute, n", SETTINGS)
+def test_every_sampled_problem_has_exactly_one_consistent_answer(f, permute, n):
+    task = SRavenTask(n_features=f, n_values=8, grid=3, permute=permute, seed=1)
+    for split in ("train", "ood"):
+        tokens, answer, _ = task.sample(n, split, torch.Generator().manual_seed(2))
+        for b, shown in enumerate(_shown(tokens, 3, f)):
+            answers = _consistent_answers(shown, 3, 8, permute)
+            assert answers == {tuple(answer[b].tolist())}, f"{split} problem {b}: consistent answers {answers}"
+
+
+@pytest.mark.parametrize("f, permute, n", SETTINGS)
+def test_ambiguous_agrees_with_brute_force_on_raw_draws(f, permute, n):
+    """Without the redraw a few per cent (f = 2) to a fifth (f = 4, permuted) of the draws are ambiguous; the
+    package's test must flag exactly those, and the true answer must always be among the consistent ones."""
+    task = SRavenTask(n_features=f, n_values=8, grid=3, permute=permute, seed=1, unique=False)
+    tokens, answer, _ = task.sample(2 * n, "train", torch.Generator().manual_seed(3))
+    shown = _shown(tokens, 3, f)
+    values = torch.cat([torch.tensor(shown), answer.unsqueeze(1)], 1).view(2 * n, 3, 3, f)  # (b, r, c, f)
+    flagged = ambiguous(values, 8, permute).tolist()
+    n_ambiguous = 0
+    for b in range(2 * n):
+        answers = _consistent_answers(shown[b], 3, 8, permute)
+        assert tuple(answer[b].tolist()) in answers
+        assert flagged[b] == (len(answers) > 1), f"problem {b}: flagged {flagged[b]}, consistent answers {answers}"
+        n_ambiguous += len(answers) > 1
+    assert n_ambiguous > 0, "no ambiguous raw draw: the comparison tested only one side"
+
+
+def test_addition_and_subtraction_on_the_same_rows_is_ambiguous():
+    """Rows (a, 0, a) obey both addition and subtraction; the last row (2, 1, ?) then admits 3 and 1, while
+    (2, 0, ?) admits only 2. One attribute, no permutation."""
+    rows = [[3, 0, 3], [5, 0, 5], [2, 1, 3]]
+    values = torch.tensor(rows).view(1, 3, 3, 1)
+    assert _consistent_answers([[x] for row in rows for x in row][:-1], 3, 8, False) == {(3,), (1,)}
+    assert ambiguous(values, 8, False).tolist() == [True]
+    rows[2] = [2, 0, 2]
+    assert ambiguous(torch.tensor(rows).view(1, 3, 3, 1), 8, False).tolist() == [False]
+
+
+def test_unique_keeps_the_rules_and_gives_up_loudly(monkeypatch):
+    task = SRavenTask(n_features=2, n_values=8, grid=3, permute=False, seed=0)
+    _, _, rules = task.sample(300, "train", torch.Generator().manual_seed(4))
+    raw = SRavenTask(n_features=2, n_values=8, grid=3, permute=False, seed=0, unique=False)
+    _, _, raw_rules = raw.sample(300, "train", torch.Generator().manual_seed(4))
+    assert torch.equal(rules, raw_rules)  # redraws replace instances, never the rule combination
+    monkeypatch.setattr(sraven, "ambiguous", lambda values, n_values, permute: torch.ones(len(values), dtype=bool))
+    with pytest.raises(RuntimeError, match="no unambiguous instance of rules"):
+        task.sample(3, "train", torch.Generator().manual_seed(4))
