@@ -76,6 +76,7 @@ def test_attention_output_matches_loop_and_batches():
         torch.testing.assert_close(out[b], _loop_output(x, z, w[b], v))
 
 
+@pytest.mark.checks("lem-att-grad")
 @pytest.mark.parametrize("seed", range(3))
 def test_loss_grad_matches_autograd(seed):
     x, y, z, v = _data(seed)
@@ -275,6 +276,50 @@ def test_nuclear_solution_has_lower_nuclear_norm_and_rank():
     assert rank(w_nuc) < rank(w_fro)
 
 
+@pytest.mark.checks("lem-nuclear-variational")
+@pytest.mark.parametrize("rank", [1, 3, 5])
+def test_nuclear_norm_is_the_smallest_factor_cost(rank):
+    """||W||_* = min over K Q^T = W of (|K|^2 + |Q|^2)/2: the SVD factors attain torch's nuclear norm; every other
+    factorization (K A, Q A^{-T}) costs at least as much; for invertible W, minimizing the cost over A from a random
+    factorization reaches it (for rank(W) < d the minimum needs a singular K, outside that orbit)."""
+    g = torch.Generator().manual_seed(rank)
+    d = 5
+    w = torch.randn(d, rank, generator=g, dtype=F64) @ torch.randn(rank, d, generator=g, dtype=F64)
+    nuc = float(torch.linalg.matrix_norm(w, "nuc"))
+
+    def cost(k, q):
+        return 0.5 * (k.norm() ** 2 + q.norm() ** 2)
+
+    u, s, vh = torch.linalg.svd(w)
+    k, q = u * s.sqrt(), vh.T * s.sqrt()  # (d, d) each, K Q^T = W
+    torch.testing.assert_close(k @ q.T, w)
+    assert math.isclose(float(cost(k, q)), nuc, rel_tol=1e-10)
+    for _ in range(100):
+        a = torch.randn(d, d, generator=g, dtype=F64)
+        k2, q2 = k @ a, q @ torch.linalg.inv(a).T
+        torch.testing.assert_close(k2 @ q2.T, w)
+        assert float(cost(k2, q2)) >= nuc * (1 - 1e-10)
+    if rank < d:
+        return
+    a = (torch.eye(d, dtype=F64) + 0.5 * torch.randn(d, d, generator=g, dtype=F64)).requires_grad_()
+    k0 = torch.randn(d, d, generator=g, dtype=F64)  # a random factorization K0 Q0^T = W (K0 invertible)
+    q0 = torch.linalg.solve(k0, w).T  # Q0^T = K0^{-1} W
+    opt = torch.optim.LBFGS(
+        [a], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-14, line_search_fn="strong_wolfe"
+    )
+
+    def closure():
+        opt.zero_grad()
+        c = cost(k0 @ a, q0 @ torch.linalg.inv(a).T)
+        c.backward()
+        return c
+
+    opt.step(closure)
+    with torch.no_grad():
+        reached = float(cost(k0 @ a, q0 @ torch.linalg.inv(a).T))
+    assert math.isclose(reached, nuc, rel_tol=1e-5), f"minimized factor cost {reached:.8f} vs nuclear norm {nuc:.8f}"
+
+
 def test_duplicate_token_makes_the_svm_infeasible():
     x, y, z, v = _data(3)
     opt = optimal_tokens(x, y, v)
@@ -285,6 +330,7 @@ def test_duplicate_token_makes_the_svm_infeasible():
         att_svm(x, z, opt)
 
 
+@pytest.mark.checks("lem-feasible")
 def test_feasibility_matches_the_solver_and_overparameterization():
     # d >= max(n, T - 1): feasible for generic data; the solver and the feasibility test agree either way
     for d, expected in ((7, True), (10, True)):
@@ -295,6 +341,24 @@ def test_feasibility_matches_the_solver_and_overparameterization():
     assert svm_feasible(x, z, opt) is False
     with pytest.raises(AttSVMInfeasibleError):
         att_svm(x, z, opt)
+
+
+@pytest.mark.checks("lem-feasible")
+@pytest.mark.parametrize(("n", "t", "d"), [(6, 8, 10), (3, 4, 3), (2, 6, 5)])
+def test_the_feasibility_construction_meets_every_constraint_with_margin_one(n, t, d):
+    """The lemma's proof: u_i = D_i^T (D_i D_i^T)^{-1} 1 and W = U (Z^T Z)^{-1} Z^T give (x_opt - x_t)^T W z_i = 1 for
+    every constraint when d >= max(n, T - 1); the margins are computed by a plain loop."""
+    x, y, z, v = _data(20 + d, n=n, t=t, d=d)
+    opt = optimal_tokens(x, y, v)
+    us = []
+    for i in range(n):
+        diffs = torch.stack([x[i, opt[i]] - x[i, j] for j in range(t) if j != opt[i]])  # (T - 1, d)
+        us.append(diffs.T @ torch.linalg.solve(diffs @ diffs.T, torch.ones(t - 1, dtype=F64)))
+    zt, u = z.T, torch.stack(us, dim=1)  # (d, n) each
+    w = u @ torch.linalg.solve(zt.T @ zt, zt.T)  # (d, d): W z_i = u_i
+    margins = [float((x[i, opt[i]] - x[i, j]) @ w @ z[i]) for i in range(n) for j in range(t) if j != opt[i]]
+    np.testing.assert_allclose(margins, 1.0, atol=1e-9)
+    assert svm_feasible(x, z, opt)
 
 
 def test_conflicting_constraints_are_infeasible():
@@ -317,6 +381,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.checks("thm-att-svm-convergence")
 def test_normalized_gd_converges_in_direction_to_the_svm_of_the_selected_tokens(one_thread):
     data = _data(11, n=6, t=8, d=10)
     res = train_w(data, lr=0.1, n_steps=2000)
