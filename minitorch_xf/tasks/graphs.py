@@ -7,6 +7,8 @@ or an int tensor of shape (m, 2). Everything here takes and returns plain lists 
   probability ``p``;
 * :func:`bfs_layers` returns the sets $V_t$ of vertices reachable from a source within $t$ steps (the BFS
   frontier sets that the continuous thought of chapter 7 superposes), :func:`bfs_reachable` the last of them;
+* :func:`path_merging` runs the idealized search of chapter 7's path-merging theorem: every vertex holds a set of
+  vertices it reaches, and each layer replaces the set by the union of its members' sets;
 * :func:`balanced_search_graph` draws one search problem of Saparov et al. (2025): a start vertex with
   ``n_branches`` paths of ``lookahead`` edges, the goal at the end of one of them; the answer is the first vertex
   on the goal's branch. The other branches are distractors of the same length, so the next vertex cannot be
@@ -36,6 +38,7 @@ __all__ = [
     "check_dag",
     "check_graph",
     "find_cycle",
+    "path_merging",
     "random_dag",
 ]
 
@@ -159,6 +162,28 @@ def bfs_reachable(edges, n: int, source: int) -> torch.Tensor:
     reach = bfs_layers(edges, n, source)[-1]  # validates the graph and the source
     out = torch.zeros(n, dtype=torch.bool)
     out[reach] = True
+    return out
+
+
+def path_merging(edges, n: int, layers: int) -> torch.Tensor:
+    r"""Path merging (chapter 7): $R_0(v) = \{v\} \cup N^+(v)$, $R_{\ell+1}(v) = \bigcup_{w \in R_\ell(v)} R_\ell(w)$.
+
+    Our statement of the set-merging search that Saparov et al. (2025) read off trained transformers. Returns
+    (layers + 1, n, n) bool: entry ``[l, v, w]`` says $w \in R_l(v)$. The sets are merged as Python sets, one union
+    per member, literally as the definition reads (no matrix products).
+    """
+    edges = check_graph(edges, n)
+    check_positive("layers", layers, allow_zero=True)
+    succ = _successors(edges, n)
+    sets = [{v, *succ[v]} for v in range(n)]  # R_0
+    history = [sets]
+    for _ in range(layers):
+        sets = [set().union(*(sets[w] for w in sets[v])) for v in range(n)]
+        history.append(sets)
+    out = torch.zeros(layers + 1, n, n, dtype=torch.bool)
+    for layer, rows in enumerate(history):
+        for v, members in enumerate(rows):
+            out[layer, v, sorted(members)] = True
     return out
 
 

@@ -58,6 +58,30 @@ def test_arithmetic_step_applies_precedence():
     assert task.reduce_once("2 - 3 + 4".split()) == "6 + 4".split()  # left to right: -1 mod 7 = 6
 
 
+@pytest.mark.checks("prop-cot-local")
+@pytest.mark.parametrize("p, max_ops", [(2, 4), (3, 3), (5, 2)])
+def test_one_step_is_local_on_every_expression(p, max_ops):
+    """Every expression with 1..max_ops operators over Z_p: one reduction (a) removes one operator and keeps the value
+    (Python's ``eval`` mod p), (b) copies every token but the three at i - 1, i, i + 1, which become their value,
+    where i is the operator precedence evaluates first (the leftmost ``*``, else the leftmost ``+``/``-``)."""
+    task = ArithmeticTask(p=p)
+    n_checked = 0
+    for k in range(1, max_ops + 1):
+        for numbers in itertools.product(range(p), repeat=k + 1):
+            for ops in itertools.product(("+", "-", "*"), repeat=k):
+                e = [str(numbers[0])]
+                for op, x in zip(ops, numbers[1:], strict=True):
+                    e += [op, str(x)]
+                reduced = task.reduce_once(list(e))
+                assert len(reduced) == len(e) - 2 and len(reduced[1::2]) == k - 1, f"{e} -> {reduced}"  # (a)
+                assert _eval_mod(reduced, p) == _eval_mod(e, p), f"{e} -> {reduced} changes the value mod {p}"
+                i = 2 * ops.index("*") + 1 if "*" in ops else 1  # (b): the position of the reduced operator
+                local = [*e[: i - 1], str(_eval_mod(e[i - 1 : i + 2], p)), *e[i + 2 :]]
+                assert reduced == local, f"{e} -> {reduced}, expected the local rewrite {local}"
+                n_checked += 1
+    assert n_checked == sum(p ** (j + 1) * 3**j for j in range(1, max_ops + 1))
+
+
 def _solutions(task: EquationsTask, tokens: list[str]) -> list[tuple[int, ...]]:
     """Brute force: every x in Z_p^n that satisfies the written system."""
     p, n = task.p, task.n_vars

@@ -65,7 +65,10 @@ def test_bfs_reachable_matches_the_matrix_power_closure():
         assert torch.equal(bfs_reachable(edges, n, source), closure(edges, n)[source])
 
 
+@pytest.mark.checks("lem-frontier-powers")
 def test_bfs_layers_are_the_sets_reachable_within_t_steps():
+    """V_t = nonzero entries of row r of (I + A)^t for every t <= n; BFS stops after e(r) <= n - 1 expansions, the
+    eccentricity read off the matrix powers, with every reachable vertex (the closure) in its last set."""
     for n, edges, source in graphs(40, seed=2):
         layers = bfs_layers(edges, n, source, steps=n)
         assert len(layers) == n + 1
@@ -74,6 +77,10 @@ def test_bfs_layers_are_the_sets_reachable_within_t_steps():
         free = bfs_layers(edges, n, source)  # stops when the set stops growing
         assert free[-1] == layers[-1] and free == layers[: len(free)]
         assert len(free) == 1 or free[-1] != free[-2]
+        reach = closure(edges, n)[source]
+        first = [min(t for t in range(n) if within(edges, n, source, t)[v]) for v in range(n) if reach[v]]
+        assert len(free) - 1 == max(first) <= n - 1, "BFS must stop after the eccentricity of the source"
+        assert free[-1] == torch.nonzero(reach).flatten().tolist()
 
 
 def test_random_dag_is_acyclic_and_has_about_p_of_the_pairs():
@@ -141,6 +148,7 @@ def test_random_embeddings_are_unit_vectors():
     torch.testing.assert_close(u.norm(dim=1), torch.ones(20, dtype=torch.float64))
 
 
+@pytest.mark.checks("thm-superposition")
 @pytest.mark.parametrize(("d", "decoder"), [(None, "matched"), (48, "dual")])
 def test_every_thought_is_the_bfs_superposition(d, decoder):
     """c_t = |V_t|^{-1/2} sum_{v in V_t} u_v with V_t from (I + A)^t, at every step (Zhu et al.'s Lemma)."""

@@ -16,6 +16,7 @@ from minitorch_xf.tasks.graphs import (
     bfs_layers,
     bfs_reachable,
     check_dag,
+    path_merging,
     random_dag,
 )
 from minitorch_xf.theory.continuous_thought import (
@@ -81,6 +82,9 @@ BAD = [
         "step-thought-dtype", lambda: continuous_thought_step(U, EDGES, torch.ones(4)), TypeError, r"thought has dtype"
     ),
     Bad("embed-d-zero", lambda: vertex_embeddings(3, 0), ValueError, r"d=0"),
+    Bad("merge-negative-layers", lambda: path_merging(EDGES, 3, -1), ValueError, r"layers=-1"),
+    Bad("merge-float-layers", lambda: path_merging(EDGES, 3, 1.5), TypeError, r"layers.*1.5"),
+    Bad("merge-unknown-vertex", lambda: path_merging([(0, 5)], 3, 1), ValueError, r"edges\[0\]=\(0, 5\)"),
 ]
 
 
@@ -118,6 +122,11 @@ HANDLED = [
     Handled("edge-tensor", lambda: bfs_reachable(torch.tensor(EDGES), 4, 0), _equals([True, True, True, False])),
     Handled("zero-steps", lambda: bfs_layers(EDGES, 3, 0, steps=0), _equals([[0]])),
     Handled("dag-p0", lambda: random_dag(6, 0.0), _equals([])),
+    Handled(
+        "merge-zero-layers-no-edges",
+        lambda: path_merging([], 2, 0),
+        _equals([[[True, False], [False, True]]]),
+    ),
     Handled("zero-thoughts", lambda: model().thoughts(EDGES, 2, 0), _is_root),
     Handled(
         "balanced-default-rng",
