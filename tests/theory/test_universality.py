@@ -18,6 +18,7 @@ from minitorch_xf.theory.universality import (
 pytestmark = pytest.mark.ch05
 
 
+@pytest.mark.checks("thm-equivariance")
 @pytest.mark.parametrize("seed", range(3))
 def test_position_free_transformer_is_equivariant(seed):
     torch.manual_seed(seed)
@@ -55,6 +56,7 @@ def test_width_sweep_errors_and_slope():
     assert sweep.slope == pytest.approx(float((ly[1] - ly[0]) / (lx[1] - lx[0])), rel=1e-6)
 
 
+@pytest.mark.checks("thm-rpe-constant")
 def test_rpe_classifier_outputs_one_answer_on_constant_input():
     torch.manual_seed(0)
     model = PositionClassifier(1, 8, 16, 2, 2, 8, universal=False)
