@@ -76,6 +76,7 @@ def test_khatri_rao_gram_identity():
     torch.testing.assert_close(kr_ab.T @ khatri_rao(c, d), (a[:, :2].T @ c) * (b[:, :2].T @ d))
 
 
+@pytest.mark.checks("lem-two-forms")
 @pytest.mark.parametrize("s,t1,t2,d,e", [(1, 1, 1, 1, 1), (3, 4, 2, 3, 2), (4, 3, 5, 2, 3)])
 @pytest.mark.parametrize("scale", [1.0, 10.0])
 def test_both_forms_match_triple_loops(s, t1, t2, d, e, scale):
