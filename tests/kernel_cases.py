@@ -7,7 +7,7 @@ import torch
 
 from minitorch_xf import kernels
 
-needs_triton = pytest.mark.skipif(not kernels.triton_available(), reason=kernels.MISSING)
+needs_triton = pytest.mark.skipif(not kernels.triton_available(), reason=kernels.triton_reason() or "")
 
 
 def randn(*shape, dtype=torch.float32, seed=0, device="cpu") -> torch.Tensor:

@@ -19,7 +19,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_callable, check_divisible, check_flag, check_like_module, check_number, check_tensor
+from .._validate import (
+    check_callable,
+    check_divisible,
+    check_flag,
+    check_like_module,
+    check_number,
+    check_same_device,
+    check_same_dtype,
+    check_tensor,
+)
 from .attention import _check_qkv
 from .norms import RMSNorm
 
@@ -99,23 +108,45 @@ def linear_attention_recurrent(
     v: torch.Tensor,
     feature_map=elu_feature_map,
     eps: float = 1e-6,
-) -> torch.Tensor:
+    state: tuple[torch.Tensor, torch.Tensor] | None = None,
+    return_state: bool = False,
+):
     r"""Recurrent form of causal linear attention: one token at a time with state $(S_i, z_i)$ of size d(e + 1).
 
     $S_i = S_{i-1} + \phi(k_i) v_i^\top$, $z_i = z_{i-1} + \phi(k_i)$, $o_i = \phi(q_i)^\top S_i/(\phi(q_i)^\top z_i
     + \varepsilon)$. q, k: (..., n, d), v: (..., n, e) -> (..., n, e). Memory O(d e) per sequence besides the output.
+
+    ``state``: $(S, z)$ of shapes (..., d, e) and (..., d) to start from (default zeros, the empty prefix): the state
+    returned for a prefix continues it exactly. ``return_state``: also return the final state, as ``(out, (S, z))``.
     """
     fq, fk = _features(q, k, v, True, feature_map, eps)
-    state = fq.new_zeros((*fq.shape[:-2], fq.shape[-1], v.shape[-1]))  # (..., d, e)
-    z = fq.new_zeros((*fq.shape[:-2], fq.shape[-1]))  # (..., d)
+    check_flag("return_state", return_state)
+    batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])  # checked by _features
+    shape_s, shape_z = (*batch, fq.shape[-1], v.shape[-1]), (*batch, fq.shape[-1])
+    if state is None:
+        s_state, z = fq.new_zeros(shape_s), fq.new_zeros(shape_z)  # (..., d, e), (..., d)
+    else:
+        if not isinstance(state, tuple | list) or len(state) != 2:
+            raise TypeError(f"state must be a pair (S, z) of tensors, got {type(state).__name__}")
+        s_state, z = (
+            check_tensor(name, x, floating=True) for name, x in zip(("state S", "state z"), state, strict=True)
+        )
+        if tuple(s_state.shape) != shape_s or tuple(z.shape) != shape_z:
+            raise ValueError(
+                f"state has shapes S {tuple(s_state.shape)}, z {tuple(z.shape)}; for q {tuple(q.shape)} and "
+                f"v {tuple(v.shape)} they must be S {shape_s}, z {shape_z}"
+            )
+        check_same_dtype(q=q, state_S=s_state, state_z=z)
+        check_same_device(q=q, state_S=s_state, state_z=z)
     outs = []
     for i in range(fq.shape[-2]):
-        state = state + fk[..., i, :, None] * v[..., i, None, :]  # (..., d, e)
+        s_state = s_state + fk[..., i, :, None] * v[..., i, None, :]  # (..., d, e)
         z = z + fk[..., i, :]  # (..., d)
-        num = (fq[..., i, None, :] @ state).squeeze(-2)  # (..., e)
+        num = (fq[..., i, None, :] @ s_state).squeeze(-2)  # (..., e)
         den = (fq[..., i, :] * z).sum(-1, keepdim=True)  # (..., 1)
         outs.append(num / (den + eps))
-    return torch.stack(outs, dim=-2)  # (..., n, e)
+    out = torch.stack(outs, dim=-2)  # (..., n, e)
+    return (out, (s_state, z)) if return_state else out
 
 
 def norm_linear_attention(

@@ -12,8 +12,9 @@ $$ dV = P^\top dO,\qquad dP = dO\,V^\top,\qquad dS = P \odot (dP - D),\qquad dQ 
 Saved for backward: q, k, v, the output and L -- O((s + t)(d + e)) per head -- never an (s, t) matrix. The working
 memory is one (bq, bk) block. Plain autograd through the same loops would save every block: O(s t) again.
 
-Also: :func:`attention`, the backend switch (``"reference"``, ``"memory_efficient"``, ``"sdpa"``), and
-:func:`peak_memory`, which measures a function's peak resident memory on Linux.
+Also: :func:`attention`, the backend switch (``"reference"``, ``"memory_efficient"``, ``"sdpa"``);
+:func:`saved_tensor_bytes`, which counts the bytes autograd keeps for the backward pass; and :func:`peak_memory`,
+which measures a function's peak resident memory on Linux.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ import torch.nn.functional as F
 from .._validate import check_callable, check_choice, check_flag, check_number, check_positive
 from .attention import ATTENTION_BACKENDS, _check_mask, _check_qkv, causal_mask, scaled_dot_product_attention
 
-__all__ = ["BACKENDS", "attention", "memory_efficient_attention", "peak_memory", "set_attention_backend"]
+__all__ = [
+    "BACKENDS",
+    "attention",
+    "memory_efficient_attention",
+    "peak_memory",
+    "saved_tensor_bytes",
+    "set_attention_backend",
+]
 
 BACKENDS = ATTENTION_BACKENDS  # ("reference", "memory_efficient", "sdpa")
 
@@ -178,6 +186,28 @@ def set_attention_backend(model: torch.nn.Module, backend: str) -> torch.nn.Modu
         if isinstance(module, MultiHeadAttention):
             module.backend = backend
     return model
+
+
+def saved_tensor_bytes(fn, *args, **kwargs) -> tuple[object, int]:
+    """Run ``fn(*args, **kwargs)``; return (its result, the bytes of the tensors autograd saved for the backward pass).
+
+    Counted, not timed: every tensor packed by ``torch.autograd.graph.saved_tensors_hooks`` during the call, each
+    distinct storage once at its full size (a saved view holds its whole storage; q and ``k.transpose(-2, -1)``
+    saved together count k's storage once). Inputs that are saved count too. Tensors on the ``meta`` device have no
+    storage to tell apart: pass real ones.
+    """
+    check_callable("fn", fn)
+    kept: dict[tuple[str, int], torch.Tensor] = {}  # (device, storage address) -> one tensor on it, kept alive
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        kept.setdefault((str(t.device), storage.data_ptr()), t)  # holding t keeps the address from being reused
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        result = fn(*args, **kwargs)
+    total = sum(t.untyped_storage().nbytes() for t in kept.values())
+    return result, total
 
 
 def _rss_kib(field: str) -> int:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from kernel_cases import needs_triton, randn, tol
 
 from minitorch_xf.kernels import attention_reference, flash_attention
+from minitorch_xf.nn.memory_efficient import saved_tensor_bytes
 
 pytestmark = [pytest.mark.ch13, needs_triton]
 
@@ -49,6 +50,7 @@ def _compare(b, h, s, t, d, causal, dtype, device="cpu", grad_scale=1.0):
         )
 
 
+@pytest.mark.checks("lem-attention-backward", "prop-flash-memory")  # the backward kernels are the lemma's formulas
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 @pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
 @pytest.mark.parametrize(
@@ -56,6 +58,18 @@ def _compare(b, h, s, t, d, causal, dtype, device="cpu", grad_scale=1.0):
 )
 def test_flash_attention_matches_float64(s, t, d, causal, dtype):
     _compare(2, 2, s, t, d, causal, dtype, grad_scale=2.0)
+
+
+@pytest.mark.checks("prop-flash-memory")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+def test_flash_attention_keeps_q_k_v_o_and_the_log_sum_exp(causal, dtype):
+    """Counted with saved_tensors_hooks: e (2s + 2t) d + 4s bytes per head (L in float32), nothing of size s x t."""
+    b, h, s, t, d = 2, 3, 24, 40, 16
+    q, k, v = (randn(b, h, n, d, dtype=dtype, seed=i).requires_grad_() for i, n in enumerate((s, t, t)))
+    _, kept = saved_tensor_bytes(flash_attention, q, k, v, causal=causal, backend="triton")
+    e = q.element_size()
+    assert kept == b * h * (e * (2 * s + 2 * t) * d + 4 * s), kept
 
 
 def test_flash_attention_matches_torch_sdpa():

@@ -3,6 +3,7 @@ or an error under backend="triton") says why the kernel cannot run."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -80,6 +81,7 @@ def test_auto_falls_back_to_torch_with_a_warning_for_float64():
 
 
 def test_without_triton_auto_warns_and_triton_raises(monkeypatch):
+    monkeypatch.delenv("XF_NO_TRITON", raising=False)  # not installed, rather than hidden
     monkeypatch.setattr(_backend, "triton", None)
     with pytest.warns(RuntimeWarning, match="triton is not installed"):
         o = flash_attention(q4, q4, q4)
@@ -105,8 +107,37 @@ def test_package_imports_without_triton():
         "assert torch.allclose(y, torch.full((2, 4), 0.25))\n"
         "print('ok')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "XF_NO_TRITON"}  # not installed, rather than hidden
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("value", "hidden"), [("1", True), ("yes", True), ("0", False), ("", False), (" 0 ", False)])
+def test_xf_no_triton_hides_triton(monkeypatch, value, hidden):
+    """XF_NO_TRITON=1 makes the package load no triton, so a machine with triton can run the reader's no-triton path;
+    the kernels then say why they fall back."""
+    monkeypatch.setenv("XF_NO_TRITON", value)
+    assert _backend._hidden() is hidden
+    if hidden:
+        assert _backend._load_triton() == (None, _backend.HIDDEN)
+        monkeypatch.setattr(_backend, "triton", None)
+        with pytest.warns(RuntimeWarning, match="hidden by XF_NO_TRITON=1"):
+            o = flash_attention(q4, q4, q4)
+        torch.testing.assert_close(o, F.scaled_dot_product_attention(q4, q4, q4))
+        with pytest.raises(RuntimeError, match=r"softmax\(backend='triton'\) cannot run: triton is hidden"):
+            softmax(r(4, 8), backend="triton")
+
+
+@needs_triton
+def test_triton_imported_before_the_interpreter_was_set_is_refused(monkeypatch):
+    """Once triton is imported without TRITON_INTERPRET=1 its CPU interpreter cannot be switched on: say so and fall
+    back, rather than fail inside the kernel (here triton is in sys.modules already; only the variable is removed)."""
+    if not _backend.INTERPRET:
+        pytest.skip("only matters on a machine without CUDA")
+    monkeypatch.delenv("TRITON_INTERPRET")
+    monkeypatch.delenv("XF_NO_TRITON", raising=False)
+    assert _backend._load_triton() == (None, _backend.LATE)
+    assert "TRITON_INTERPRET" not in os.environ  # the variable was not set behind the caller's back
 
 
 @needs_triton

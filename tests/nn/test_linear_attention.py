@@ -49,6 +49,22 @@ def test_recurrent_matches_the_loop_reference_and_the_parallel_form():
     torch.testing.assert_close(rec, linear_attention(q, k, v, causal=True), atol=1e-12, rtol=1e-12)
 
 
+@pytest.mark.checks("prop-linear-rnn")
+@pytest.mark.parametrize("n", [1, 5, 12])
+def test_state_is_d_by_e_plus_d_whatever_n_and_carries_the_whole_prefix(n):
+    """The state after n tokens is (sum_j phi(k_j) v_j^T, sum_j phi(k_j)) -- d(e + 1) numbers for every n -- and
+    continuing from it gives the same outputs as running the whole sequence (checked against the loop reference)."""
+    q, k, v = _qkv(n=2 * n, seed=7)
+    whole = _loop_reference(q, k, v, True)
+    first, (s_state, z) = linear_attention_recurrent(q[..., :n, :], k[..., :n, :], v[..., :n, :], return_state=True)
+    assert s_state.shape == (2, 3, 4, 5) and z.shape == (2, 3, 4)  # (b, h, d, e) and (b, h, d): no n anywhere
+    fk = elu_feature_map(k[..., :n, :])
+    torch.testing.assert_close(s_state, torch.einsum("bhnd,bhne->bhde", fk, v[..., :n, :]))
+    torch.testing.assert_close(z, fk.sum(-2))
+    rest = linear_attention_recurrent(q[..., n:, :], k[..., n:, :], v[..., n:, :], state=(s_state, z))
+    torch.testing.assert_close(torch.cat([first, rest], dim=-2), whole)
+
+
 def test_non_causal_with_fewer_queries_than_keys():
     q, k, v = _qkv(n=6, seed=2)
     q = q[..., :2, :]

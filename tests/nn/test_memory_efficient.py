@@ -3,16 +3,19 @@ backend switch, and the memory it saves."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from minitorch_xf.nn import Decoder, Encoder
-from minitorch_xf.nn.attention import scaled_dot_product_attention
+from minitorch_xf.nn.attention import chunked_attention, scaled_dot_product_attention
 from minitorch_xf.nn.memory_efficient import (
     attention,
     memory_efficient_attention,
     peak_memory,
+    saved_tensor_bytes,
     set_attention_backend,
 )
 
@@ -121,3 +124,42 @@ def test_forward_backward_memory_is_a_fraction_of_naive():
     _, naive = peak_memory(fwd_bwd(scaled_dot_product_attention))
     _, ours = peak_memory(fwd_bwd(memory_efficient_attention))
     assert ours <= naive / 4, f"memory-efficient peak {ours / 2**20:.1f} MiB vs naive {naive / 2**20:.1f} MiB"
+
+
+def test_saved_tensor_bytes_counts_each_storage_once():
+    x, y = torch.randn(6, 4, requires_grad=True), torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    _, both = saved_tensor_bytes(lambda: x * y.float())  # saves x and the float copy of y
+    assert both == 2 * 6 * 4 * 4
+    _, halves = saved_tensor_bytes(lambda: x[:3] * x[3:])  # two views of one storage: x counted once, in full
+    assert halves == x.untyped_storage().nbytes() == 6 * 4 * 4
+    _, nothing = saved_tensor_bytes(lambda: x + 1)  # addition needs nothing for its backward
+    assert nothing == 0
+    with torch.no_grad():
+        assert saved_tensor_bytes(lambda: x * y.float())[1] == 0
+
+
+def test_memory_efficient_keeps_q_k_v_o_and_the_log_sum_exp_only():
+    q, k, v = (x.float().requires_grad_() for x in _qkv(40, 56, seed=8, b=2, h=2, d=8, e=6))
+    for causal in (False, True):
+        out, kept = saved_tensor_bytes(memory_efficient_attention, q, k, v, causal=causal, block_size=16)
+        lse = 4 * out.shape[:-1].numel()  # one float32 per query
+        assert kept == sum(x.untyped_storage().nbytes() for x in (q, k, v, out)) + lse
+
+
+def test_blockwise_forward_under_plain_autograd_keeps_quadratic_bytes():
+    """chunked_attention's online softmax saves every block for autograd: Theta(s t) bytes, about as many as naive
+    attention without a mask and about half with a causal mask (blocks above the diagonal are
+    skipped). Counted bytes, so exact across machines."""
+    ratios, growth = {}, {}
+    for causal in (False, True):
+        kept = {}
+        for n in (256, 1024):
+            q, k, v = (x.float().requires_grad_() for x in _qkv(n, n, seed=9, b=1, h=1, d=32, e=32))
+            kept[n] = (
+                saved_tensor_bytes(chunked_attention, q, k, v, causal=causal)[1],
+                saved_tensor_bytes(scaled_dot_product_attention, q, k, v, causal=causal)[1],
+            )
+        ratios[causal] = kept[1024][0] / kept[1024][1]
+        growth[causal] = math.log(kept[1024][0] / kept[256][0], 4)  # exponent of n
+    assert 0.8 <= ratios[False] <= 1.2 and 0.4 <= ratios[True] <= 0.7, ratios
+    assert all(1.7 <= g <= 2.05 for g in growth.values()), growth  # bytes grow as n^2

@@ -49,6 +49,27 @@ def _state(g, e=3):
     )
 
 
+def _direct_state(s, v):
+    """(max s, sum e^(s - max), sum e^(s - max) v) of one block of scores s (n,) and values v (n, e), directly."""
+    m = s.max()
+    p = torch.exp(s - m)
+    return m, p.sum(), p @ v
+
+
+@pytest.mark.checks("prop-scan-combine")
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 12), shift=st.sampled_from([0.0, 40.0, -40.0]))
+def test_combine_of_adjacent_blocks_is_the_state_of_their_union(seed, n, shift):
+    g = torch.Generator().manual_seed(seed)
+    s, v = 3 * torch.randn(n, generator=g, dtype=torch.float64), torch.randn(n, 3, generator=g, dtype=torch.float64)
+    cut = 1 + seed % (n - 1)
+    s[cut:] += shift  # one block far above the other: the smaller one must be rescaled, not overflow
+    merged = scan_combine(_direct_state(s[:cut], v[:cut]), _direct_state(s[cut:], v[cut:]))
+    for x, y in zip(merged, _direct_state(s, v), strict=True):
+        torch.testing.assert_close(x, y, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.checks("prop-scan-combine")
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_combine_is_associative_with_identity(seed):
