@@ -204,6 +204,7 @@ def test_attention_rows_sum_to_one(s, t, seed, p):
 # ---------------------------------------------------------------- chunked attention
 
 
+@pytest.mark.checks("prop-online-softmax")
 @pytest.mark.parametrize("chunk", [1, 3, 4, 64])
 @pytest.mark.parametrize(("s", "t"), [(7, 7), (5, 9), (9, 5)])
 @pytest.mark.parametrize("causal", [False, True])

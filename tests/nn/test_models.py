@@ -65,6 +65,7 @@ def test_generate_past_max_len_uses_a_sliding_window(decoder):
     assert ((out >= 0) & (out < V)).all()
 
 
+@pytest.mark.checks("prop-perm-equivariance")
 @settings(deadline=None, max_examples=25)
 @given(n=st.integers(2, 8), seed=st.integers(0, 10_000))
 def test_encoder_without_positions_is_permutation_equivariant(encoder, n, seed):

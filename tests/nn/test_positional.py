@@ -68,11 +68,13 @@ def test_rope_matches_complex_reference(offset):
     torch.testing.assert_close(rope(x, offset=offset), rope_complex_reference(x, offset=offset), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.checks("prop-rope-relative")
 def test_rope_preserves_norm():
     x = rand(2, 7, 16)
     torch.testing.assert_close(RotaryEmbedding(16)(x).norm(dim=-1), x.norm(dim=-1))
 
 
+@pytest.mark.checks("prop-rope-relative")
 @settings(deadline=None, max_examples=25)
 @given(p=st.integers(0, 60), r=st.integers(0, 60), shift=st.integers(0, 60), seed=st.integers(0, 1000))
 def test_rope_dot_product_depends_only_on_offset(p, r, shift, seed):

@@ -61,6 +61,7 @@ def test_descent_step_is_preconditioned_gradient_step():
     torch.testing.assert_close(energy_descent_step(y, step, w_s), expected)
 
 
+@pytest.mark.checks("thm-step-is-attention")
 @pytest.mark.parametrize("seed", range(3))
 def test_descent_step_is_softmax_attention_for_equal_norms(seed):
     y, w, w_s = _setup(seed, n=9, d=6)
@@ -78,6 +79,7 @@ def test_descent_step_with_layernorm_tokens_identity_ws():
     torch.testing.assert_close(energy_descent_step(y, 1.0), expected)
 
 
+@pytest.mark.checks("thm-energy-monotone")
 @pytest.mark.parametrize("step", [0.1, 0.5, 1.0])
 def test_energy_non_increasing_small_step(step):
     for seed in range(5):
@@ -94,6 +96,7 @@ def test_large_step_breaks_monotonicity():
     assert bool((energies[1:] > energies[:-1]).any())
 
 
+@pytest.mark.checks("thm-relu-projected")
 def test_relu_step_is_relu_of_affine_and_decreases():
     g = torch.Generator().manual_seed(3)
     d = 6

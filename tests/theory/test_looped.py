@@ -11,12 +11,15 @@ from minitorch_xf.theory.looped import SubleqTransformer, algoformer, subleq_int
 pytestmark = pytest.mark.ch04
 
 
-def test_parameter_count_independent_of_loops():
-    counts = {count_parameters(LoopedTransformer(5, 32, 4, n_layers=1, n_loops=t, max_len=22)) for t in (1, 3, 8)}
-    assert len(counts) == 1
-    one = count_parameters(LoopedTransformer(5, 32, 4, n_layers=1, n_loops=3, max_len=22))
-    three = count_parameters(LoopedTransformer(5, 32, 4, n_layers=3, n_loops=1, max_len=22))
-    assert one / three <= 0.4
+@pytest.mark.checks("prop-looped-params")
+@pytest.mark.parametrize("m", [16, 32, 48])
+def test_parameter_count_independent_of_loops(m):
+    counts = {count_parameters(LoopedTransformer(5, m, 4, n_layers=1, n_loops=t, max_len=22)) for t in (1, 3, 8)}
+    assert len(counts) == 1, f"the parameter count depends on the number of loops: {counts}"
+    one = count_parameters(LoopedTransformer(5, m, 4, n_layers=1, n_loops=3, max_len=22))
+    three = count_parameters(LoopedTransformer(5, m, 4, n_layers=3, n_loops=1, max_len=22))
+    p_block = 12 * m**2 + 13 * m  # a pre-norm block with a 4m FFN, biases and two LayerNorms
+    assert three - one == 2 * p_block, f"3 unshared layers add {three - one}, expected 2 p_b = {2 * p_block}"
 
 
 def test_loop_is_the_shared_block_applied_with_input_injection():
@@ -48,6 +51,37 @@ def test_causal_prefix_does_not_see_the_future():
     torch.testing.assert_close(model(x)[:, :6], model(x2)[:, :6])
 
 
+@pytest.mark.checks("thm-forget")
+def test_contractive_loop_forgets_its_input_unless_injected():
+    """F(y) = tanh(W y + b) with spectral norm |W| = 0.8 is a contraction with rho = 0.8 (tanh is 1-Lipschitz)."""
+    g = torch.Generator().manual_seed(0)
+    d, rho = 6, 0.8
+    w = torch.randn(d, d, generator=g, dtype=torch.float64)
+    w = rho * w / torch.linalg.matrix_norm(w, 2)
+    b = torch.randn(d, generator=g, dtype=torch.float64)
+
+    def contraction(y):
+        return torch.tanh(y @ w.T + b)
+
+    y_star = unroll(contraction, torch.zeros(d, dtype=torch.float64), 300, input_injection=False)[-1]
+    torch.testing.assert_close(contraction(y_star), y_star)  # the fixed point of F
+    inputs = [3 * torch.randn(d, generator=g, dtype=torch.float64) for _ in range(5)]
+    for p in inputs:  # without injection: |Y_t - Y*| <= rho^t |P - Y*|, whatever P is
+        its = unroll(contraction, p, 40, input_injection=False)  # (Y_1, ..., Y_40)
+        dist = torch.linalg.vector_norm(its - y_star, dim=-1)
+        bound = rho ** torch.arange(1, 41, dtype=torch.float64) * torch.linalg.vector_norm(p - y_star)
+        assert (dist <= bound + 1e-12).all(), (
+            f"|Y_t - Y*| above rho^t |P - Y*| at t = {int((dist > bound).nonzero()[0]) + 1}"
+        )
+        assert dist[-1] < 1e-3, f"the plain loop did not forget P: |Y_40 - Y*| = {dist[-1]:.3g}"
+    # with injection: the loop converges to Y*(P) = F(Y*(P) + P), a different point for each P
+    fixed = torch.stack([unroll(contraction, p, 300)[-1] for p in inputs])  # (5, d)
+    for p, y in zip(inputs, fixed, strict=True):
+        torch.testing.assert_close(contraction(y + p), y)
+    gaps = torch.cdist(fixed, fixed) + torch.eye(len(inputs), dtype=torch.float64)
+    assert gaps.min() > 1e-2, f"two inputs share a fixed point: min distance {gaps.min():.3g}"
+
+
 def test_unroll_and_algoformer():
     p = torch.randn(4)
     its = unroll(lambda y: 0.5 * y, p, 30)  # fixed point of y = 0.5 (y + p) is y = p
@@ -72,6 +106,7 @@ def test_lora_linear_matches_merged_weight():
         torch.testing.assert_close(lora(x), torch.nn.functional.linear(x, merged, base.bias))
 
 
+@pytest.mark.checks("prop-lora")
 def test_looped_lora_starts_shared_and_adds_per_loop_parameters():
     torch.manual_seed(0)
     shared = LoopedTransformer(4, 16, 2, n_loops=3, max_len=8)
@@ -106,6 +141,7 @@ def test_subleq_known_programs():
     _assert_same_run(*COPY_SUB, 6)
 
 
+@pytest.mark.checks("thm-subleq")
 def test_subleq_random_programs():
     rng = random.Random(0)
     for _ in range(60):

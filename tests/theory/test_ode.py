@@ -68,6 +68,7 @@ def test_rk4_flow_matches_matrix_exponential_at_fourth_order():
     assert 12 < err[0] / err[1] < 20, f"halving h should divide the error by ~16, got {err[0] / err[1]:.2f}"
 
 
+@pytest.mark.checks("thm-lie-trotter", "thm-strang")
 @pytest.mark.parametrize("scheme, order", [(lie_trotter_step, 2.0), (strang_step, 3.0)])
 def test_linear_splitting_error_orders(scheme, order):
     a, b, x, exact = _linear(seed=3)
