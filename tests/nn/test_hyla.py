@@ -71,6 +71,7 @@ def test_layer_matches_a_loop_over_the_papers_equations(kind):
         torch.testing.assert_close(layer(x), _loop_attention(layer, x), atol=1e-10, rtol=1e-10)
 
 
+@pytest.mark.checks("thm-attention-hypernetwork")
 def test_softmax_kind_is_torch_multihead_attention_and_its_hypernetwork_rewriting():
     """MHA_q = sum_k (sum_h a_hqk W_O^h W_V^h) x_k, with a and MHA both from torch's nn.MultiheadAttention."""
     m, h = 8, 4
@@ -92,6 +93,7 @@ def test_softmax_kind_is_torch_multihead_attention_and_its_hypernetwork_rewritin
     torch.testing.assert_close(rewritten, expected, atol=1e-12, rtol=1e-10)
 
 
+@pytest.mark.checks("prop-rms-head")
 def test_latent_code_is_the_scores_along_heads():
     layer = _layer("hyla")
     x = torch.randn(2, 5, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
@@ -105,6 +107,7 @@ def test_latent_code_is_the_scores_along_heads():
     torch.testing.assert_close(z, a.permute(0, 2, 3, 1))
 
 
+@pytest.mark.checks("prop-rms-head")
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 6), st.floats(0.1, 100.0), st.integers(0, 2**16))
 def test_rms_head_norm_is_scale_invariant_with_unit_rms(h, scale, seed):
