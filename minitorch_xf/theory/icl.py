@@ -186,7 +186,7 @@ def best_gd_learning_rate(x: torch.Tensor, y: torch.Tensor, x_query: torch.Tenso
     r"""$\eta^\star = \arg\min_\eta \sum (\hat y^{GD}_\eta - y_q)^2$ for one GD step from $w_0 = 0$ (closed form).
 
     From 0, one step predicts $\eta\, g$ with $g = \frac1N x_q^\top X^\top y$: linear in $\eta$, so the best rate
-    over a sample of prompts is $\eta^\star = \sum g\, y_q / \sum g^2$ (von Oswald et al. find it by line search).
+    over a sample of prompts is $\eta^\star = \sum g\, y_q / \sum g^2$ (von Oswald et al.'s code trains it instead).
     ``x`` (b, N, d), ``y`` (b, N), ``x_query`` (b, s, d), ``y_query`` (b, s) -> a float.
     """
     g = gd_predict(x, y, x_query, eta=1.0)  # (b, s): the one-step prediction at eta = 1

@@ -86,6 +86,7 @@ def test_linear_self_attention_matches_loop():
     torch.testing.assert_close(linear_self_attention(context, queries, *ws), _loop_lsa(context, queries, *ws))
 
 
+@pytest.mark.checks("thm-lsa-gd")
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("use_w0", [False, True])
 def test_hand_set_lsa_is_one_gd_step(seed, use_w0):
@@ -148,9 +149,36 @@ def test_ridge_matches_augmented_lstsq(n):
     torch.testing.assert_close(ridge_predict(x, y, xq, lam), torch.from_numpy(expected))
 
 
+@pytest.mark.checks("thm-ridge-bayes")
 def test_ridge_tends_to_minimum_norm_ols():
     x, y, xq, _ = _prompt(9, n=2, d=5)
     torch.testing.assert_close(ridge_predict(x, y, xq, 1e-9), ols_predict(x, y, xq), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.checks("thm-bayes-ols")
+@pytest.mark.parametrize(("n", "d"), [(1, 3), (2, 5), (4, 5), (8, 3)])
+def test_noiseless_ols_is_the_gaussian_posterior_mean(n, d):
+    """w ~ N(0, I), y = Xw: (w, y) is jointly Gaussian, so E[w | y] = Cov(w, y) Cov(y)^+ y = X^T (X X^T)^+ y (an
+    n x n system, Gaussian conditioning); with n >= d examples the posterior is the point mass at w itself."""
+    x, _, xq, _ = _prompt(30 + n, n=n, d=d)
+    w = torch.randn(d, generator=torch.Generator().manual_seed(n), dtype=F64)
+    y = x @ w
+    if n <= d:  # X X^T (n x n) is invertible for Gaussian X
+        posterior_mean = x.T @ torch.linalg.solve(x @ x.T, y)
+    else:
+        posterior_mean = w
+    torch.testing.assert_close(ols_predict(x, y, xq), xq @ posterior_mean)
+
+
+@pytest.mark.checks("thm-ridge-bayes")
+@pytest.mark.parametrize(("n", "d", "sigma"), [(2, 5, 0.5), (10, 4, 0.3), (6, 6, 2.0)])
+def test_ridge_is_the_gaussian_posterior_mean(n, d, sigma):
+    """y = Xw + eps with w ~ N(0, I), eps ~ N(0, sigma^2 I): Gaussian conditioning gives
+    E[w | y] = X^T (X X^T + sigma^2 I_n)^{-1} y, an n x n solve; ridge_predict with lam = sigma^2 solves the d x d
+    normal equations instead."""
+    x, y, xq, _ = _prompt(40 + n, n=n, d=d)
+    posterior_mean = x.T @ torch.linalg.solve(x @ x.T + sigma**2 * torch.eye(n, dtype=F64), y)
+    torch.testing.assert_close(ridge_predict(x, y, xq, sigma**2), xq @ posterior_mean)
 
 
 def test_ridge_with_no_examples_predicts_zero():
@@ -185,6 +213,7 @@ def test_best_learning_rate_beats_a_grid():
     assert min(loss) >= ((gd_predict(x, y, xq, eta) - yq) ** 2).mean() - 1e-12
 
 
+@pytest.mark.checks("thm-best-eta")
 def test_best_learning_rate_matches_gaussian_closed_form():
     """For x, w ~ N(0, I) noiseless, eta* = N / (N + d + 1) (derived in chapter 9); a Monte-Carlo estimate."""
     g = torch.Generator().manual_seed(13)
@@ -203,6 +232,7 @@ def test_squared_error_per_dim_matches_mean():
     torch.testing.assert_close(squared_error_per_dim(pred, target, 3), ((pred - target) ** 2).mean(0) / 3)
 
 
+@pytest.mark.checks("thm-lsa-gd")
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 8), d=st.integers(1, 6), eta=st.floats(-2, 2), seed=st.integers(0, 10_000))
 def test_property_hand_set_lsa_equals_gd(n, d, eta, seed):
