@@ -80,3 +80,24 @@ def test_notebook_passes_under_other_seeds(notebook, tmp_path):
         if record["seed"] != seed:
             failures.append(f"{notebook.name} recorded seed {record['seed']}, expected {seed}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_triton_chapter_checks_its_torch_fallback_without_triton(tmp_path):
+    """Chapter 13 without triton (``XF_NO_TRITON=1`` hides it): the notebook checks the declared torch fallbacks
+    against float64 references instead of skipping, so a reader without triton still gets a chapter that checks."""
+    notebook = ROOT / "notebooks" / "ch13-triton.ipynb"
+    env = {**os.environ, "XF_NO_TRITON": "1", "XF_RECORD_DIR": str(tmp_path / "records")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(notebook.relative_to(ROOT)),
+        "--nbval-lax",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, f"ch13 fails with XF_NO_TRITON=1:\n{(out.stdout + out.stderr)[-6000:]}"
+    checks = json.loads((tmp_path / "records" / "checks" / "ch13-triton.json").read_text())["checks"]
+    assert "lem-merge-states" in checks, f"the no-triton run recorded no check of lem-merge-states: {checks}"
