@@ -59,6 +59,14 @@ run()
 used = {"cpu": time.process_time() - c0}
 torch.testing.assert_close(torch.tensor(used["cpu"]), torch.tensor(1.0), atol=0.5, rtol=0)
 """,
+    "a loop over zipped timings": """
+import time
+ts = []
+for n in ns:
+    t0 = time.perf_counter(); f(n); ts.append(time.perf_counter() - t0)
+for n, secs in zip(ns, ts, strict=True):
+    assert secs < 1.0, n
+""",
     "torch benchmark timer": """
 from torch.utils import benchmark
 m = benchmark.Timer("f()").blocked_autorange()
@@ -85,6 +93,12 @@ with FlopCounterMode(display=False) as counter:
 flops = counter.get_total_flops()
 t0 = time.perf_counter(); f(); print(f"{time.perf_counter() - t0:.2f} s (observed in this run)")
 assert flops == 24 * n * m**2 + 4 * n**2 * m
+ts = [time.perf_counter() for _ in range(3)]
+for n, f, secs in zip(ns, fl, ts, strict=True):  # only secs is timed
+    print(n, f, secs)
+for kind, count, secs in (("a", fl[0], ts[0]), ("b", fl[1], ts[1])):
+    print(kind, count, secs)
+assert all(f > 0 for f in fl) and count > 0 and n > 0 and kind
 """
     assert timing_asserts(source) == []
 

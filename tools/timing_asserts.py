@@ -7,7 +7,8 @@ solution and test; run it by hand with ``python tools/timing_asserts.py [PATHS..
 The analysis follows values by name, through a whole file (a notebook's code cells joined), until nothing changes:
 a name is *timed* when it is assigned from an expression that calls a timer (``time.perf_counter``, ``time.time``,
 ``process_time``, ``monotonic``, ``timeit``, ``torch.utils.benchmark``, ``os.times``, ``getrusage``...) or mentions a
-timed name; when it is a loop variable over a timed iterable; when a timed value is appended to it or stored in it
+timed name; when it is a for-loop variable over a timed iterable (a comprehension's variable is local to it, and the
+comprehension is timed anyway when its iterable is); when a timed value is appended to it or stored in it
 (``xs.append(t)``, ``d[k] = t``); and a function is timed when it returns a timed value, so its calls are timed
 too. An ``assert`` (or ``assert_close`` / ``assert_allclose`` / ``pytest.approx`` comparison) that mentions a timed
 name is reported. Names are not scoped, so a name reused for something else can be a false positive: rename it.
@@ -73,6 +74,34 @@ def _bound(target: ast.AST) -> set[str]:
     return set()
 
 
+def _literal_rows(iterable: ast.AST, target: ast.AST) -> list[list[ast.AST]] | None:
+    """What each position of a tuple target reads, as rows: ``for a, b in ((x, y), (z, w))`` -> [[x, y], [z, w]];
+    ``for a, b in zip(xs, ys)`` -> [[xs, ys]]; ``for i, x in enumerate(xs)`` -> [[<nothing>, xs]]. None otherwise."""
+    if not isinstance(target, ast.Tuple | ast.List) or any(isinstance(t, ast.Starred) for t in target.elts):
+        return None
+    if (
+        isinstance(iterable, ast.Call)
+        and isinstance(iterable.func, ast.Name)
+        and not any(k.arg != "strict" for k in iterable.keywords)
+    ):
+        args = iterable.args
+        if iterable.func.id == "zip" and len(args) == len(target.elts):
+            return [list(args)]
+        if iterable.func.id == "enumerate" and len(args) == 1 and len(target.elts) == 2:
+            return [[ast.Constant(0), args[0]]]
+    if not isinstance(iterable, ast.Tuple | ast.List):
+        return None
+    rows = [row.elts for row in iterable.elts if isinstance(row, ast.Tuple | ast.List)]
+    width = len(target.elts)
+    if (
+        len(rows) != len(iterable.elts)
+        or any(len(r) != width for r in rows)
+        or any(isinstance(t, ast.Starred) for t in target.elts)
+    ):
+        return None
+    return rows
+
+
 def timed_names(tree: ast.AST) -> set[str]:
     """Every name (variable or function) whose value comes from a timer, followed to a fixed point."""
     timed: set[str] = set()
@@ -99,8 +128,13 @@ def timed_names(tree: ast.AST) -> set[str]:
                 if hit(node.value):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     new = set().union(*(_bound(t) for t in targets))
-            elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
-                if hit(node.iter):
+            elif isinstance(node, ast.For | ast.AsyncFor):  # a comprehension's variable is local to it: not followed
+                rows = _literal_rows(node.iter, node.target)
+                if rows is not None:  # for a, t in ((1, t1), (2, t2)): only the positions that hold a timed value
+                    for position, target in enumerate(node.target.elts):
+                        if any(hit(row[position]) for row in rows):
+                            new |= _bound(target)
+                elif hit(node.iter):
                     new = _bound(node.target)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 mutators = ("append", "extend", "insert", "update", "add", "setdefault")
