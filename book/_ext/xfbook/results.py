@@ -145,8 +145,8 @@ def proof_only(root: Path, path: str = PROOF_ONLY) -> dict[str, str]:
 
 
 def recorded_figures(record_dirs: list[Path]) -> dict[str, list[dict[str, Any]]]:
-    """{label: [{"figure", "notebook", "profile", "device", "seed", "created"}, ...]} from ``checks/*.json``, newest
-    record first."""
+    """{label: [{"figure", "notebook", "profile", "device", "seed", "created"}, ...]} from ``checks/*.json``: the `ci`
+    records first (what ``make test``/``make book`` ran), each profile newest first."""
     records = []
     for folder in record_dirs:
         for path in sorted((folder / "checks").glob("*.json")):
@@ -157,6 +157,7 @@ def recorded_figures(record_dirs: list[Path]) -> dict[str, list[dict[str, Any]]]
             if isinstance(data, dict) and isinstance(data.get("checks"), dict):
                 records.append(data)
     records.sort(key=lambda r: str(r.get("created", "")), reverse=True)
+    records.sort(key=lambda r: r.get("profile") != "ci")  # stable: the `ci` runs (this build's) first, newest first
     figures: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         for label, texts in record["checks"].items():
