@@ -350,6 +350,15 @@ def mini_book(tmp_path_factory):
         },
     }
     _json(root / "records/local/times.json", times)
+    full_times = {  # as `make reproduce` writes them: the notebook's ci budget rides along, but does not apply
+        "profile": "full",
+        "device": "cpu",
+        "created": "2026-11-25T10:00:00Z",
+        "notebooks": {
+            "notebooks/ch09-slow.ipynb": {"cpu_s": 90.0, "wall_s": 95.0, "budget_s": 60, "profile": "full"},
+        },
+    }
+    _json(root / "records/full-cpu/times.json", full_times)
     code, log = _sphinx_build(root)
     assert code == 0, log
     return root
@@ -419,7 +428,7 @@ def test_reproductions_table_from_records(mini_book):
     assert "<strong>1.98</strong>" in row.group(0)
     only_ci = re.search(r"<tr[^>]*>(?:(?!</tr>).)*only ci(?:(?!</tr>).)*</tr>", page, re.S).group(0)
     assert _text(only_ci).split() == ["only", "ci", "p", "†", "x", "not", "run", "reported"], _text(only_ci)
-    assert "The whole book: 2 rows: 1 asserted, 1 reported, over 1 notebooks." in text
+    assert "The whole book: 2 rows: 1 asserted, 1 reported, over 1 notebook." in text
     assert "Chapter 9: 2 rows: 1 asserted, 1 reported." in text
     assert "† A paper value not checked against the paper's text (1 here)." in text
     assert "committed run" not in text and "records/" not in text, "record folders are local paths, not for readers"
@@ -433,8 +442,14 @@ def test_execution_times_table_from_records(mini_book):
     assert "70.0 (over)" in text, "a notebook over its CPU budget must be marked"
     assert "9 · ch09-slow" in text, "a notebook the book does not have is listed as plain text"
     assert "312.5*" in text and "320.0" in text, "a book build's kernel-measured time is listed, and marked"
+    full_row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*95\.0(?:(?!</tr>).)*</tr>", page, re.S).group(0)
+    cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", full_row, re.S)]
+    assert cells[-3:] == ["90.0", "95.0", "–"], f"the ci budget is not a full run's: {cells}"
     assert "Measured inside the notebook's kernel by the book build" in text
-    assert "In all: ci on cpu: 2 notebooks, 97 s CPU, 116 s wall; full on cuda: 1 notebooks, 312 s CPU" in text
+    assert (
+        "In all: ci on cpu: 2 notebooks, 97 s CPU, 116 s wall; full on cpu: 1 notebook, 90 s CPU, 95 s wall; "
+        "full on cuda: 1 notebook, 312 s CPU"
+    ) in text
 
 
 def test_each_result_box_says_where_it_is_checked(mini_book):

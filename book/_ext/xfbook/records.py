@@ -291,8 +291,9 @@ class ReproductionsTable(RecordTable):
             chapter_rows[chapter_of(runs[0])] += statuses
             book_statuses += statuses
         headers = ["Claim", "Paper", "Ours (`ci`)", "Ours (`full`)", "Status"]
+        n = len(by_notebook)
         out: list[nodes.Node] = self.paragraph(
-            f"**The whole book:** {status_summary(book_statuses)}, over {len(by_notebook)} notebooks."
+            f"**The whole book:** {status_summary(book_statuses)}, over {n} notebook{'s' * (n != 1)}."
         )
         lines = [
             f"- Chapter {chapter}: {status_summary(statuses)}."
@@ -375,6 +376,8 @@ class ExecutionTimesTable(RecordTable):
         for key in sorted(newest, key=order):
             record = newest[key]
             cpu, budget = record["cpu_s"], record.get("budget_s")
+            if record["profile"] != "ci":  # the budgets are the ci profile's; full and other runs have none
+                budget = None
             over = isinstance(budget, int | float) and cpu > budget
             rows.append(
                 [
@@ -399,7 +402,7 @@ class ExecutionTimesTable(RecordTable):
             )
         ]
         summary = "; ".join(
-            f"`{profile}` on {device}: {n} notebooks, {cpu:.0f} s CPU, {wall:.0f} s wall"
+            f"`{profile}` on {device}: {n} notebook{'s' * (n != 1)}, {cpu:.0f} s CPU, {wall:.0f} s wall"
             for (profile, device), (n, cpu, wall) in sorted(totals.items())
         )
         sources = ", ".join(sorted({source_text(r["_source"]) for r in newest.values()}))
