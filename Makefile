@@ -9,6 +9,7 @@ ARGS   ?=
 CHAPTER ?= ch01
 OUT    ?= grades
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
+PROFILE ?= full
 
 .PHONY: setup test test-fast book book-check lab reproduce exercises grade lint format clean bench-gpu bench
 
@@ -53,12 +54,13 @@ bench-gpu: setup                      ## time the Triton kernels on a GPU (needs
 lab: setup                            ## open JupyterLab (installed by setup, the [lab] extra): make lab ARGS="--no-browser"
 	$(VENV)/bin/jupyter lab $(ARGS)
 
-# The paper-sized run on whatever machine this is: every experiment notebook under nbval with XF_PROFILE=full, the
-# records (paper-vs-book rows, CPU and wall times) in results/full-<device>/ (commit them). The ci budgets are not
-# enforced under full. The kernels run in notebooks/, so the record folder must be an absolute path.
-reproduce: setup                      ## run the experiments in the full profile: make reproduce [NOTEBOOKS="notebooks/ch02-*.ipynb"]
+# The larger runs on whatever machine this is: every experiment notebook under nbval with XF_PROFILE=$(PROFILE)
+# (full: paper-sized, for a GPU; long: the paper's effect on a laptop CPU, 30 min of CPU per notebook at most), the
+# records (paper-vs-book rows, CPU and wall times) in results/$(PROFILE)-<device>/ (commit them). The ci budgets are
+# not enforced there. The kernels run in notebooks/, so the record folder must be an absolute path.
+reproduce: setup                      ## run the experiments in a larger profile: make reproduce [PROFILE=long] [NOTEBOOKS="notebooks/ch02-*.ipynb"]
 	device=$$($(PY) -c "from minitorch_xf import runtime; print(runtime.choose_device().type)") && \
-	XF_PROFILE=full XF_RECORD_DIR="$(CURDIR)/results/full-$$device" \
+	XF_PROFILE=$(PROFILE) XF_RECORD_DIR="$(CURDIR)/results/$(PROFILE)-$$device" \
 	$(PY) -m pytest $(NOTEBOOKS) --nbval-lax -p no:cacheprovider
 
 exercises: setup                      ## regenerate exercises/ (student copies) from solutions/

@@ -8,7 +8,8 @@ enforced: on a busy machine wall time grows with everyone else's work, CPU time 
 
 At the end of the session both figures are merged, per notebook, into ``$XF_RECORD_DIR/times.json`` (the book's
 execution-times page reads it). Under the ``ci`` profile a notebook over its budget fails the session; under
-``full`` (``make reproduce``) the times are recorded and the ``ci`` budgets are not enforced.
+``long`` the budget is 30 minutes of CPU (``runtime.LONG_BUDGET_S``) for every notebook; under ``full``
+(``make reproduce`` on a GPU) the times are recorded and no budget is enforced.
 """
 
 from __future__ import annotations
@@ -132,13 +133,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     profile = runtime.get_profile()
     device = runtime.choose_device().type
     threads = runtime.cpu_threads(profile)
-    enforce = profile == "ci"
+    enforce = profile in ("ci", "long")
     rows, lines, over = {}, [], []
     for path, t in sorted(_notebooks.items()):
         budget = DEFAULT_BUDGET_S if t.budget_s is None else t.budget_s
+        if profile != "ci":  # the notebook declares its ci budget; long has one for all, full none
+            budget = runtime.LONG_BUDGET_S if profile == "long" else None
         cpu = t.cpu_s
         cpu_text = "   n/a" if cpu is None else f"{cpu:6.1f}"
-        lines.append(f"  cpu {cpu_text} s  wall {t.wall_s:6.1f} s  budget {budget:>4} s  {path}")
+        budget_text = "   –" if budget is None else f"{budget:>4}"
+        lines.append(f"  cpu {cpu_text} s  wall {t.wall_s:6.1f} s  budget {budget_text} s  {path}")
         if enforce and cpu is not None and cpu > budget:
             over.append(f"{path}: {cpu:.1f} s of CPU > budget {budget} s")
         rows[path] = {

@@ -318,6 +318,7 @@ def mini_book(tmp_path_factory):
         {"claim": "only ci", "paper": "p", "ours": "x", "status": "reported", "paper_checked": False},
     ]
     rows_full = [{"claim": "Error order of $S_h$", "paper": "2", "ours": "2.01", "status": "asserted"}]
+    rows_long = [{"claim": "Error order of $S_h$", "paper": "2", "ours": "2.00", "status": "asserted"}]
     figure = {"notebook": "checks/ch09-b.ipynb", "profile": "ci", "device": "cpu", "seed": 4}
     _json(
         root / "records/local/checks/ch09-b.json",
@@ -326,6 +327,10 @@ def mini_book(tmp_path_factory):
     _json(
         root / "records/local/reproductions/ch09-b.json",
         {**repro, "profile": "ci", "created": "2026-11-25T10:00:00Z", "rows": rows_ci},
+    )
+    _json(
+        root / "records/long-cpu/reproductions/ch09-b.json",
+        {**repro, "profile": "long", "created": "2026-11-24T12:00:00Z", "rows": rows_long, "cpu_s": 900.0},
     )
     _json(
         root / "records/full-cuda/reproductions/ch09-b.json",
@@ -417,9 +422,9 @@ def test_reproductions_table_from_records(mini_book):
     row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*Error order(?:(?!</tr>).)*</tr>", page, re.S)
     assert row, "no row for the claim"
     cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)]
-    assert cells[1:] == ["2", "1.98", "2.01 (cuda)", "asserted ✓"], cells
+    assert cells[1:] == ["2", "1.98", "2.00 (cpu)", "2.01 (cuda)", "asserted ✓"], cells
     assert '<span class="math notranslate nohighlight">' in row.group(0), "MyST math in a claim must render as math"
-    group = re.search(r'<td[^>]*colspan="5"[^>]*>(.*?)</td>', page, re.S)
+    group = re.search(r'<td[^>]*colspan="6"[^>]*>(.*?)</td>', page, re.S)
     assert group, "a heading row across the table names the notebook"
     assert _text(group.group(1)).split() == (
         "Notebook 9 · Lu et al. (2019) — 2 rows: 1 asserted, 1 reported".split()
@@ -427,7 +432,8 @@ def test_reproductions_table_from_records(mini_book):
     assert 'href="notebooks/ch09-b.html"' in group.group(1)
     assert "<strong>1.98</strong>" in row.group(0)
     only_ci = re.search(r"<tr[^>]*>(?:(?!</tr>).)*only ci(?:(?!</tr>).)*</tr>", page, re.S).group(0)
-    assert _text(only_ci).split() == ["only", "ci", "p", "†", "x", "not", "run", "reported"], _text(only_ci)
+    expected = ["only", "ci", "p", "†", "x", "not", "run", "not", "run", "reported"]
+    assert _text(only_ci).split() == expected, _text(only_ci)
     assert "The whole book: 2 rows: 1 asserted, 1 reported, over 1 notebook." in text
     assert "Chapter 9: 2 rows: 1 asserted, 1 reported." in text
     assert "† A paper value not checked against the paper's text (1 here)." in text

@@ -16,6 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from minitorch_xf import runtime
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "burn.ipynb"
@@ -83,9 +85,10 @@ def test_wall_time_over_the_budget_does_not_fail_the_session(tmp_path):
     assert run.row is not None and run.row["wall_s"] >= wait_s, f"the wait is not in the wall figure: {run.row}"
 
 
-@pytest.mark.parametrize("profile", ["ci", "full"])
+@pytest.mark.parametrize("profile", ["ci", "long", "full"])
 def test_notebook_over_its_cpu_budget_fails_under_ci_only(tmp_path, profile):
-    """0.8 s of CPU against a 0.3 s budget: the ``ci`` session fails; ``full`` records the time and passes."""
+    """0.8 s of CPU against a 0.3 s ``ci`` budget: the ``ci`` session fails; ``long`` holds the notebook to its own
+    budget (30 minutes of CPU) and passes; ``full`` has none. Each records its time and the budget that applied."""
     records = tmp_path / "records"
     records.mkdir()
     other = {"other.ipynb": {"cpu_s": 1.0, "wall_s": 1.0, "budget_s": 60, "profile": "ci", "threads": 1}}
@@ -93,7 +96,8 @@ def test_notebook_over_its_cpu_budget_fails_under_ci_only(tmp_path, profile):
     write_notebook(tmp_path, budget_s=0.3, burn_s=0.8)
     run = finish(start_pytest(tmp_path, profile), tmp_path)
     assert run.row is not None and run.row["cpu_s"] > 0.8, run.output
-    assert run.row["profile"] == profile and run.row["budget_s"] == 0.3
+    expected_budget = {"ci": 0.3, "long": runtime.LONG_BUDGET_S, "full": None}[profile]
+    assert run.row["profile"] == profile and run.row["budget_s"] == expected_budget, run.row
     kept = json.loads((records / "times.json").read_text())["notebooks"]
     assert kept["other.ipynb"] == other["other.ipynb"], "a partial run must keep the other notebooks' rows"
     if profile == "ci":
@@ -101,4 +105,5 @@ def test_notebook_over_its_cpu_budget_fails_under_ci_only(tmp_path, profile):
         assert "OVER BUDGET: burn.ipynb" in run.output, run.output
     else:
         assert run.rc == 0, run.output
-        assert "OVER BUDGET" not in run.output and "not enforced under profile full" in run.output
+        assert "OVER BUDGET" not in run.output
+        assert ("enforced on CPU" if profile == "long" else "not enforced under profile full") in run.output

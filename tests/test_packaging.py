@@ -109,6 +109,8 @@ def test_make_reproduce_runs_the_full_profile_into_results():
     assert "XF_PROFILE=full" in text
     assert f'XF_RECORD_DIR="{ROOT}/results/full-$device"' in text, "an absolute record folder (kernels run elsewhere)"
     assert "pytest notebooks/ch02-ode-macaron.ipynb --nbval-lax" in text
+    long = " ".join(make_dry_run("reproduce", "PROFILE=long"))
+    assert "XF_PROFILE=long" in long and f'XF_RECORD_DIR="{ROOT}/results/long-$device"' in long
     everything = " ".join(make_dry_run("reproduce"))
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert f"notebooks/{notebook.name}" in everything

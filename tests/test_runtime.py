@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -91,6 +92,18 @@ def test_pick(monkeypatch):
     rt = runtime.setup(seed=3, profile="ci", verbose=False)
     assert rt.pick(ci=10, full=20) == 10
     assert rt.seed == 3 and "profile=ci" in str(rt)
+
+
+def test_pick_long_raises_only_what_it_names(monkeypatch):
+    """``long`` takes the ``long=`` value where a notebook gives one and the cheap ``ci`` value everywhere else."""
+    assert runtime.pick(ci=1, full=3, profile="long", long=2) == 2
+    assert runtime.pick(ci=1, full=3, profile="long") == 1
+    assert runtime.pick(ci=1, full=3, profile="ci", long=2) == 1
+    assert runtime.pick(ci=1, full=3, profile="full", long=2) == 3
+    monkeypatch.setenv("XF_PROFILE", "long")
+    rt = runtime.setup(seed=0, device="cpu", verbose=False)
+    assert rt.profile == "long" and rt.pick(ci=10, full=30, long=20) == 20 and rt.pick(ci=10, full=30) == 10
+    assert runtime.cpu_threads("long", None) == (os.cpu_count() or 1)
 
 
 def test_seed_everything_repeats():

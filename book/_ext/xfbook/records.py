@@ -40,7 +40,7 @@ def warn(message: str) -> None:
 
 
 DIRECTIVES = ("xf-reproductions", "xf-execution-times", "xf-results")  # pages re-read last, on every build
-PROFILES = ("ci", "full")
+PROFILES = ("ci", "long", "full")  # the order rows are listed in
 TIME_KEYS = ("cpu_s", "wall_s")
 
 
@@ -127,7 +127,8 @@ def time_records(app: Sphinx, env: BuildEnvironment) -> list[dict[str, Any]]:
         key = (record["notebook"], record["profile"], record["device"])
         if key in timed or not all(isinstance(record.get(k), int | float) for k in TIME_KEYS):
             continue
-        records.append({**record, "budget_s": notebook_budget(app, record["notebook"]), "_kernel": True})
+        budget = notebook_budget(app, record["notebook"]) if record["profile"] == "ci" else None
+        records.append({**record, "budget_s": budget, "_kernel": True})
     return records
 
 
@@ -263,13 +264,12 @@ class ReproductionsTable(RecordTable):
         for notebook in sorted(by_notebook, key=lambda n: (chapter_of(by_notebook[n][0]) or 0, n)):
             runs = newest_first(by_notebook[notebook])
             ci = next((r for r in runs if r["profile"] == "ci"), None)
-            full: dict[tuple[str, str], dict[str, Any]] = {}
+            larger: dict[str, dict[tuple[str, str], dict[str, Any]]] = {"long": {}, "full": {}}
             for run in runs:
-                if run["profile"] == "full":
-                    full.setdefault((run["device"], run.get("device_name") or ""), run)
-            devices = [d for d, _ in full]
+                if run["profile"] in larger:
+                    larger[run["profile"]].setdefault((run["device"], run.get("device_name") or ""), run)
             claims: dict[str, dict[str, Any]] = {}  # claim -> its row in the newest run that has it (ci first)
-            for run in ([ci] if ci else []) + list(full.values()):
+            for run in ([ci] if ci else []) + [r for by_device in larger.values() for r in by_device.values()]:
                 for row in run["rows"]:
                     claims.setdefault(row["claim"], row)
             heading = len(rows)
@@ -277,20 +277,23 @@ class ReproductionsTable(RecordTable):
             statuses = []
             for claim, first in claims.items():
                 ci_value = next((r["ours"] for r in (ci["rows"] if ci else []) if r["claim"] == claim), "–")
-                full_values = []
-                for (device, name), run in full.items():
-                    where = name if devices.count(device) > 1 and name else device
-                    full_values += [f"{r['ours']} ({where})" for r in run["rows"] if r["claim"] == claim]
+                row = [claim, first["paper"], ci_value]
+                for by_device in larger.values():
+                    devices = [d for d, _ in by_device]
+                    values = []
+                    for (device, name), run in by_device.items():
+                        where = name if devices.count(device) > 1 and name else device
+                        values += [f"{r['ours']} ({where})" for r in run["rows"] if r["claim"] == claim]
+                    row.append("; ".join(values) or "not run")
                 status = first.get("status") if first.get("status") in STATUS_TEXT else "unknown"
                 statuses.append(status)
-                paper = first["paper"]
                 if first.get("paper_checked") is False:
-                    paper, unchecked = f"{paper} {UNCHECKED}", unchecked + 1
-                rows.append([claim, paper, ci_value, "; ".join(full_values) or "not run", STATUS_TEXT.get(status, "–")])
+                    row[1], unchecked = f"{row[1]} {UNCHECKED}", unchecked + 1
+                rows.append([*row, STATUS_TEXT.get(status, "–")])
             rows[heading] = f"**{self.notebook_cell(runs[0])}** — {status_summary(statuses)}"
             chapter_rows[chapter_of(runs[0])] += statuses
             book_statuses += statuses
-        headers = ["Claim", "Paper", "Ours (`ci`)", "Ours (`full`)", "Status"]
+        headers = ["Claim", "Paper", "Ours (`ci`)", "Ours (`long`)", "Ours (`full`)", "Status"]
         n = len(by_notebook)
         out: list[nodes.Node] = self.paragraph(
             f"**The whole book:** {status_summary(book_statuses)}, over {n} notebook{'s' * (n != 1)}."
@@ -302,7 +305,7 @@ class ReproductionsTable(RecordTable):
         container = nodes.container()
         self.state.nested_parse(StringList(lines, source=self.env.docname), self.content_offset, container)
         out += container.children
-        out.append(self.table(headers, rows, [31, 19, 19, 17, 14], wide=True))
+        out.append(self.table(headers, rows, [26, 16, 16, 15, 15, 12], wide=True))
         notes = [
             "*Status*: **asserted** — an assert of the notebook checks exactly this row, so the row was written only "
             "because it held; **reported** — measured and shown, not asserted (observed in that run); **falls "
@@ -376,7 +379,7 @@ class ExecutionTimesTable(RecordTable):
         for key in sorted(newest, key=order):
             record = newest[key]
             cpu, budget = record["cpu_s"], record.get("budget_s")
-            if record["profile"] != "ci":  # the budgets are the ci profile's; full and other runs have none
+            if record["profile"] == "full":  # full has no budget (older records carry the ci one along)
                 budget = None
             over = isinstance(budget, int | float) and cpu > budget
             rows.append(
