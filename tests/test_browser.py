@@ -65,6 +65,11 @@ INSPECT = """async () => {
     const box = c.querySelector("mjx-math").getBoundingClientRect();
     return box.width > c.clientWidth + 1;
   });
+  const clipped = [...document.querySelectorAll("td mjx-container, th mjx-container")].filter((c) => {
+    const cell = c.closest("td, th").getBoundingClientRect();
+    const box = c.getBoundingClientRect();
+    return box.right > cell.right + 1 || box.left < cell.left - 1;
+  });
   const wideTables = [...document.querySelectorAll("article table:not(.dataframe)")].filter((t) => {
     const frame = t.closest(".pst-scrollable-table-container") || t.parentElement;
     return t.getBoundingClientRect().width > frame.clientWidth + 1;
@@ -76,6 +81,7 @@ INSPECT = """async () => {
     mathErrors: [...document.querySelectorAll("mjx-merror")]
       .map((e) => e.getAttribute("data-mjx-error") || e.textContent),
     tooWide: wide.map((c) => c.closest(".math").textContent.trim().slice(0, 80)),
+    clippedMath: clipped.map((c) => (c.closest(".math") || c).textContent.trim().slice(0, 80)),
     prose: prose.textContent,
     brokenImages: images.filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.currentSrc || img.src),
@@ -246,6 +252,7 @@ def test_every_page_reads_right(site, chromium):
                         f"raw {raw!r} in the visible text: ...{seen['prose'][max(0, at - 60) : at + 60]!r}..."
                     )
             problems += [f"table wider than the text column: {t!r}" for t in seen["wideTables"]]
+            problems += [f"math wider than its table cell (the next cell hides it): {m!r}" for m in seen["clippedMath"]]
             problems += [f"image did not load: {src}" for src in seen["brokenImages"]]
             problems += check_links(site, path, seen["links"])
             if problems:

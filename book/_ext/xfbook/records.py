@@ -305,7 +305,7 @@ class ReproductionsTable(RecordTable):
         container = nodes.container()
         self.state.nested_parse(StringList(lines, source=self.env.docname), self.content_offset, container)
         out += container.children
-        out.append(self.table(headers, rows, [26, 16, 16, 15, 15, 12], wide=True))
+        out.append(self.table(headers, rows, [24, 14, 21, 14, 15, 12], wide=True))
         notes = [
             "*Status*: **asserted** — an assert of the notebook checks exactly this row, so the row was written only "
             "because it held; **reported** — measured and shown, not asserted (observed in that run); **falls "
