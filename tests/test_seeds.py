@@ -57,9 +57,21 @@ def test_kernel_never_started_tells_start_failures_from_notebook_failures():
     assert not kernel_never_started("Kernel didn't respond in 60 seconds ... AssertionError: accuracy 0.4 < 0.9")
 
 
+def nbval_command(notebook: Path) -> list[str]:
+    """pytest + nbval on one notebook, quietly, as `make test` runs it."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(notebook.relative_to(ROOT)),
+        "--nbval-lax",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
+
+
 def _start(notebook: Path, seed: int, tmp_path: Path, attempt: int):
-    cmd = [sys.executable, "-m", "pytest", str(notebook.relative_to(ROOT)), "--nbval-lax", "-p", "no:cacheprovider"]
-    cmd.append("-q")
     # each run its own IPython directory, so that two kernels starting at once do not share a history database
     env = {
         **os.environ,
@@ -68,7 +80,9 @@ def _start(notebook: Path, seed: int, tmp_path: Path, attempt: int):
         "IPYTHONDIR": str(tmp_path / f"ipython-{seed}"),
     }
     log = (tmp_path / f"seed-{seed}-{attempt}.log").open("w+")
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True), log
+    return subprocess.Popen(
+        nbval_command(notebook), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+    ), log
 
 
 def _finish(proc, log) -> tuple[int | str, str]:
@@ -110,17 +124,7 @@ def test_the_triton_chapter_checks_its_torch_fallback_without_triton(tmp_path):
     against float64 references instead of skipping, so a reader without triton still gets a chapter that checks."""
     notebook = ROOT / "notebooks" / "ch13-triton.ipynb"
     env = {**os.environ, "XF_NO_TRITON": "1", "XF_RECORD_DIR": str(tmp_path / "records")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(notebook.relative_to(ROOT)),
-        "--nbval-lax",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]
-    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(nbval_command(notebook), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, f"ch13 fails with XF_NO_TRITON=1:\n{(out.stdout + out.stderr)[-6000:]}"
     checks = json.loads((tmp_path / "records" / "checks" / "ch13-triton.json").read_text())["checks"]
     assert "lem-merge-states" in checks, f"the no-triton run recorded no check of lem-merge-states: {checks}"
