@@ -58,9 +58,10 @@ lab: setup                            ## open JupyterLab (installed by setup, th
 # (full: paper-sized, for a GPU; long: the paper's effect on a laptop CPU, 30 min of CPU per notebook at most), the
 # records (paper-vs-book rows, CPU and wall times) in results/$(PROFILE)-<device>/ (commit them). The ci budgets are
 # not enforced there. The kernels run in notebooks/, so the record folder must be an absolute path.
+# XF_QUIET: no progress bars (nobody watches them, and a long cell's bar updates overflow nbval's output queue).
 reproduce: setup                      ## run the experiments in a larger profile: make reproduce [PROFILE=long] [NOTEBOOKS="notebooks/ch02-*.ipynb"]
 	device=$$($(PY) -c "from minitorch_xf import runtime; print(runtime.choose_device().type)") && \
-	XF_PROFILE=$(PROFILE) XF_RECORD_DIR="$(CURDIR)/results/$(PROFILE)-$$device" \
+	XF_QUIET=1 XF_PROFILE=$(PROFILE) XF_RECORD_DIR="$(CURDIR)/results/$(PROFILE)-$$device" \
 	$(PY) -m pytest $(NOTEBOOKS) --nbval-lax -p no:cacheprovider
 
 exercises: setup                      ## regenerate exercises/ (student copies) from solutions/

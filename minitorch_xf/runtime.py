@@ -11,7 +11,9 @@ Set ``XF_PROFILE=ci|long|full`` to override, ``XF_DEVICE=cpu|cuda|mps`` to force
 for the number of CPU threads (1 under ``ci``) and ``XF_SEED=n`` for the seed (default 0): a notebook derives every
 seed it uses (task generators, model initialisation, evaluation sets) from ``rt.seed``, so one variable moves them
 all. ``XF_RECORD_DIR`` names the folder where a run writes its records (``minitorch_xf.report`` writes the
-paper-vs-book rows there); unset, nothing is written.
+paper-vs-book rows there); unset, nothing is written. ``XF_SMOKE=1`` is for the test suite: every step count a
+notebook reads through ``rt.steps`` is cut to ``SMOKE_STEPS``, so the ``full`` sizes and shapes run for a step or
+two on a CPU (a broken ``full`` configuration then fails CI, not a reader with a GPU).
 This module holds the only global state of the package: nothing else reads the environment.
 """
 
@@ -31,6 +33,7 @@ PROFILES = ("ci", "long", "full")
 # The CPU time a notebook may take under ``long`` (the test harness enforces it, as it enforces each notebook's own
 # ``ci`` budget under ``ci``); ``full`` has no budget.
 LONG_BUDGET_S = 1800
+SMOKE_STEPS = 2  # the step counts of a smoke run (XF_SMOKE=1): enough to run a forward, a backward and an update
 DEVICES = ("cpu", "cuda", "mps")
 T = TypeVar("T")
 # When this module was first imported (a notebook's setup cell): the start of a notebook's recorded wall time.
@@ -39,6 +42,7 @@ STARTED = time.monotonic()
 __all__ = [
     "LONG_BUDGET_S",
     "PROFILES",
+    "SMOKE_STEPS",
     "Runtime",
     "choose_device",
     "cpu_threads",
@@ -49,6 +53,7 @@ __all__ = [
     "seed_everything",
     "seed_from_env",
     "setup",
+    "smoke",
 ]
 
 
@@ -96,6 +101,14 @@ def pick(ci: T, full: T, profile: str | None = None, *, long: T | None = None) -
     if name == "long":
         return ci if long is None else long
     return ci if name == "ci" else full
+
+
+def smoke() -> bool:
+    """True with ``$XF_SMOKE=1``: a smoke run, whose step counts (``Runtime.steps``) are cut to ``SMOKE_STEPS``."""
+    value = os.environ.get("XF_SMOKE", "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"XF_SMOKE={value!r} must be 0 or 1")
+    return value == "1"
 
 
 def quiet() -> bool:
@@ -155,6 +168,17 @@ class Runtime:
 
     def pick(self, ci: T, full: T, *, long: T | None = None) -> T:
         return pick(ci, full, self.profile, long=long)
+
+    def steps(self, ci: int, full: int, *, long: int | None = None) -> int:
+        """A step (or epoch) count of the run profile, like ``pick``; cut to ``SMOKE_STEPS`` in a smoke run.
+
+        Use it for every count that sets how long a notebook trains, and ``pick`` for sizes: the smoke test then runs
+        the ``full`` sizes for a step or two.
+        """
+        n = pick(ci, full, self.profile, long=long)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"steps: {n!r} (profile {self.profile}) must be a positive int")
+        return min(n, SMOKE_STEPS) if smoke() else n
 
     def seeds(self, n: int) -> list[int]:
         """``n`` seeds for a claim checked over several runs: ``[1000 s, 1000 s + 1, ...]`` for the run's seed ``s``.

@@ -150,7 +150,7 @@ def train(
                 raise KeyError(f"monitor={monitor!r} is not among the metrics eval_fn returned: {sorted(metrics)}")
             model.train()
             history.evals.append((step + 1, metrics))
-            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if isinstance(v, (int, float))})
+            bar.set_postfix({str(k): f"{v:.3g}" for k, v in metrics.items() if isinstance(v, (int, float))})
             if stop_when is not None and stop_when(metrics):
                 history.stopped_early, history.reason = not last_step, f"stop_when met at step {step + 1}"
                 break

@@ -60,3 +60,32 @@ def test_times_record_parses_and_matches_its_folder(folder):
         assert row["profile"] == profile and row["cpu_s"] > 0 and row["wall_s"] > 0, row
         if profile == "long":
             assert row["cpu_s"] <= runtime.LONG_BUDGET_S, f"{notebook}: {row['cpu_s']} s over the long budget"
+
+
+# The notebooks that train a model to show a paper's effect: each has a committed ``long`` run (issue 19).
+TRAINED = (
+    "ch04-looped",
+    "ch05-universality",
+    "ch06-cot-arithmetic",
+    "ch06-cot-parity",
+    "ch07-graph-search",
+    "ch08-tensor-attention",
+    "ch09-icl-gd",
+    "ch10-att-svm",
+    "ch11-hypernetwork",
+    "ch11-sraven",
+    "ch12-efficient-attention",
+)
+
+
+def test_every_trained_notebook_has_a_long_record():
+    folder = ROOT / "results" / "long-cpu"
+    times = json.loads((folder / "times.json").read_text(encoding="utf-8"))["notebooks"]
+    # a notebook that raises a setting for long (a `long=` argument) is a trained one too
+    raises_long = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if "long=" in p.read_text(encoding="utf-8")}
+    for stem in sorted(set(TRAINED) | raises_long):
+        assert (ROOT / "notebooks" / f"{stem}.ipynb").is_file(), f"TRAINED names {stem}, which is not a notebook"
+        assert (folder / "reproductions" / f"{stem}.json").is_file(), (
+            f"{stem} has no long record: run `make reproduce PROFILE=long NOTEBOOKS=notebooks/{stem}.ipynb`"
+        )
+        assert f"notebooks/{stem}.ipynb" in times, f"{stem}: no row in results/long-cpu/times.json"

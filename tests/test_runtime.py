@@ -206,3 +206,31 @@ def test_derived_seeds_and_generators():
             rt.seeds(bad)
     with pytest.raises(ValueError, match="offset="):
         rt.generator(-1)
+
+
+def test_steps_follow_the_profile_and_a_smoke_run_cuts_them(monkeypatch):
+    monkeypatch.delenv("XF_SMOKE", raising=False)
+    for profile, expected in (("ci", 400), ("long", 3000), ("full", 20_000)):
+        rt = runtime.Runtime(torch.device("cpu"), profile, 0)
+        assert rt.steps(ci=400, full=20_000, long=3000) == expected
+    monkeypatch.setenv("XF_SMOKE", "1")
+    assert runtime.smoke()
+    rt = runtime.Runtime(torch.device("cpu"), "full", 0)
+    assert rt.steps(ci=400, full=20_000) == runtime.SMOKE_STEPS
+    assert rt.steps(ci=1, full=1) == 1  # a count below the cut stays
+    assert rt.pick(ci=48, full=256) == 256  # sizes are not cut
+    monkeypatch.setenv("XF_SMOKE", "0")
+    assert rt.steps(ci=400, full=20_000) == 20_000
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
+def test_bad_step_counts(bad):
+    rt = runtime.Runtime(torch.device("cpu"), "ci", 0)
+    with pytest.raises(ValueError, match="must be a positive int"):
+        rt.steps(ci=bad, full=10)
+
+
+def test_bad_xf_smoke(monkeypatch):
+    monkeypatch.setenv("XF_SMOKE", "yes")
+    with pytest.raises(ValueError, match="XF_SMOKE='yes' must be 0 or 1"):
+        runtime.smoke()

@@ -146,3 +146,19 @@ def test_frozen_model_and_diverging_loss():
 def test_history_defaults():
     h = History()
     assert h.last == {} and h.metric("anything") == ([], [])
+
+
+def test_metrics_with_non_string_keys_show_in_the_progress_bar():
+    """eval_fn may key its metrics by anything (accuracy per lookahead: {1: 0.9, 2: 0.6}); the bar must not crash."""
+    model, batches, loss_fn = regression_setup()
+    h = train(
+        model,
+        batches,
+        steps=4,
+        lr=1e-2,
+        loss_fn=loss_fn,
+        eval_fn=lambda m: {1: 0.5, 2: 0.25},
+        eval_every=2,
+        progress=True,
+    )
+    assert h.last == {1: 0.5, 2: 0.25}

@@ -125,11 +125,17 @@ class ArithmeticTask(_Task):
     CoT (Feng et al., 2023, sec. 3): each step reduces one operation (the leftmost ``*``, else the leftmost
     ``+``/``-``, i.e. the usual precedence) and writes the shorter expression; the answer is the value mod p.
     Numbers are the tokens ``"0" .. str(p-1)``. Without ``*`` reductions go left to right.
+
+    ``parens=True`` draws a uniformly random binary tree with ``n_ops`` operators instead of a flat expression and
+    writes every compound operand in parentheses, e.g. ``( 1 + 2 ) * ( 3 - ( 4 * 0 ) )``: the nesting Feng et al.'s
+    arithmetic has, which makes the value depend on the whole bracket structure. Each CoT step then reduces the
+    leftmost operation whose two operands are numbers, ``( a op b )`` -> its value (brackets included).
     """
 
     p: int = 5
     n_ops: int = 3
     ops: tuple[str, ...] = OPERATORS
+    parens: bool = False
 
     def __post_init__(self):
         check_number("p", self.p, integer=True, low=2)
@@ -139,12 +145,15 @@ class ArithmeticTask(_Task):
         for op in self.ops:
             check_choice("operator", op, OPERATORS)
         self.ops = tuple(self.ops)
+        check_flag("parens", self.parens)
 
     def tokens(self) -> list[str]:
-        return [*(str(i) for i in range(self.p)), *OPERATORS]
+        return [*(str(i) for i in range(self.p)), *OPERATORS, *(("(", ")") if self.parens else ())]
 
     def reduce_once(self, expr: list[str]) -> list[str]:
         """One CoT step: apply the first operation by precedence and return the shorter expression."""
+        if self.parens:
+            return self._reduce_innermost(expr)
         ops_at = [i for i in range(1, len(expr), 2)]
         times = [i for i in ops_at if expr[i] == "*"]
         i = times[0] if times else ops_at[0]
@@ -152,11 +161,34 @@ class ArithmeticTask(_Task):
         value = {"+": a + b, "-": a - b, "*": a * b}[op] % self.p
         return [*expr[: i - 1], str(value), *expr[i + 2 :]]
 
+    def _reduce_innermost(self, expr: list[str]) -> list[str]:
+        # the leftmost "a op b" with two number operands is a leaf operation of the tree: in a fully bracketed
+        # expression it is either "( a op b )" or the whole expression
+        for i in range(1, len(expr) - 1):
+            if expr[i] in OPERATORS and expr[i - 1].isdigit() and expr[i + 1].isdigit():
+                a, op, b = int(expr[i - 1]), expr[i], int(expr[i + 1])
+                value = str({"+": a + b, "-": a - b, "*": a * b}[op] % self.p)
+                if i >= 2 and expr[i - 2] == "(" and i + 2 < len(expr) and expr[i + 2] == ")":
+                    return [*expr[: i - 2], value, *expr[i + 3 :]]
+                return [*expr[: i - 1], value, *expr[i + 2 :]]
+        raise ValueError(f"no operation with two number operands in {' '.join(expr)!r}")
+
+    def _tree(self, rng: random.Random, n_ops: int, top: bool) -> list[str]:
+        # a random binary tree with n_ops operators: the left subtree gets a uniform share of them
+        if n_ops == 0:
+            return [str(rng.randrange(self.p))]
+        left = rng.randrange(n_ops)
+        body = [*self._tree(rng, left, False), rng.choice(self.ops), *self._tree(rng, n_ops - 1 - left, False)]
+        return body if top else ["(", *body, ")"]
+
     def sample(self, rng: random.Random) -> Example:
         _check_rng(rng)
-        expr = [str(rng.randrange(self.p))]
-        for _ in range(self.n_ops):
-            expr += [rng.choice(self.ops), str(rng.randrange(self.p))]
+        if self.parens:
+            expr = self._tree(rng, self.n_ops, top=True)
+        else:
+            expr = [str(rng.randrange(self.p))]
+            for _ in range(self.n_ops):
+                expr += [rng.choice(self.ops), str(rng.randrange(self.p))]
         steps, cur = [], expr
         while len(cur) > 1:
             cur = self.reduce_once(cur)

@@ -10,6 +10,7 @@ $$ f(XP) = f(X)P \quad\text{for every permutation matrix } P $$
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -108,7 +109,7 @@ def width_sweep(
     n: int,
     steps: int = 300,
     batch: int = 64,
-    lr: float = 3e-3,
+    lr: float | Callable[[int], float] = 3e-3,
     n_test: int = 512,
     generator: torch.Generator | None = None,
 ) -> WidthSweep:
@@ -117,7 +118,8 @@ def width_sweep(
     Inputs are fresh $\mathcal N(0, I)$ batches at every Adam step (so the error measures approximation and
     optimisation, not overfitting), with the learning rate decayed to 0 on a cosine schedule; the error is
     $\lVert \hat f - f\rVert^2 / \lVert f - \bar f\rVert^2$ on a fixed test set. Model initialisations and data
-    are drawn from ``generator``.
+    are drawn from ``generator``. ``lr`` is one peak learning rate, or a function ``width -> lr`` (wider models
+    usually need a smaller one).
     """
     check_callable("target", target)
     widths = list(widths)
@@ -127,7 +129,11 @@ def width_sweep(
         check_positive("width", w)
     for name, v in (("d", d), ("n", n), ("steps", steps), ("batch", batch), ("n_test", n_test)):
         check_positive(name, v)
-    check_number("lr", lr, low=0, low_open=True)
+    rates = {}
+    for w in widths:
+        rate = lr(w) if callable(lr) else lr
+        check_number(f"lr at width {w}" if callable(lr) else "lr", rate, low=0, low_open=True)
+        rates[w] = float(rate)
     check_generator("generator", generator)
     x_test = torch.randn(n_test, n, d, generator=generator)  # (n_test, n, d)
     with torch.no_grad():
@@ -139,7 +145,7 @@ def width_sweep(
         with torch.random.fork_rng():
             torch.manual_seed(seed)  # the model's initialisation comes from the sweep's generator
             model = SmallTransformer(d, d, width)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        opt = torch.optim.Adam(model.parameters(), lr=rates[width])
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)  # lr -> 0: no Adam noise floor at the end
         for _ in range(steps):
             x = torch.randn(batch, n, d, generator=generator)  # (batch, n, d)

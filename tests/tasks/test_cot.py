@@ -52,6 +52,43 @@ def test_arithmetic_answer_and_every_step_equal_eval_mod_p(p, n_ops, ops):
             assert _eval_mod(step, p) == value, f"step {step} changes the value"
 
 
+@pytest.mark.parametrize("p, n_ops", [(5, 1), (5, 4), (11, 5), (3, 7)])
+def test_bracketed_arithmetic_answer_and_every_step_equal_eval_mod_p(p, n_ops):
+    """With parens=True every prompt is a balanced, fully bracketed expression of n_ops operators; every CoT step
+    removes exactly one operator and keeps Python's value mod p, and the answer is that value."""
+    task = ArithmeticTask(p=p, n_ops=n_ops, parens=True)
+    assert {"(", ")"} <= set(task.vocabulary())
+    depths = set()
+    for ex in task.examples(60, seed=p + n_ops):
+        value = _eval_mod(ex.prompt, p)
+        assert ex.answer == [str(value)]
+        assert len(ex.steps) == n_ops - 1
+        depth = 0
+        for t in ex.prompt:
+            depth += (t == "(") - (t == ")")
+            assert depth >= 0
+        assert depth == 0
+        depths.add(max(ex.prompt[: i + 1].count("(") - ex.prompt[: i + 1].count(")") for i in range(len(ex.prompt))))
+        chain = [ex.prompt, *ex.steps, ex.answer]
+        for before, after in itertools.pairwise(chain):
+            n_ops_of = [sum(t in "+-*" for t in e) for e in (before, after)]
+            assert n_ops_of[1] == n_ops_of[0] - 1, f"{before} -> {after}"
+            assert _eval_mod(after, p) == value, f"{before} -> {after} changes the value"
+    if n_ops >= 4:
+        assert max(depths) >= 2, f"no nested brackets in 60 expressions of {n_ops} operators"
+
+
+def test_bracketed_step_reduces_the_leftmost_leaf_operation():
+    task = ArithmeticTask(p=7, parens=True)
+    assert task.reduce_once("( 2 + 3 ) * ( 4 - 6 )".split()) == "5 * ( 4 - 6 )".split()
+    assert task.reduce_once("2 * ( 3 + ( 4 * 5 ) )".split()) == "2 * ( 3 + 6 )".split()  # 20 mod 7 = 6
+    assert task.reduce_once("3 - 5".split()) == ["5"]
+    with pytest.raises(ValueError, match="no operation with two number operands"):
+        task.reduce_once("( 1 )".split())
+    with pytest.raises(TypeError, match="parens must be a bool"):
+        ArithmeticTask(parens="yes")
+
+
 def test_arithmetic_step_applies_precedence():
     task = ArithmeticTask(p=7)
     assert task.reduce_once("2 + 3 * 4".split()) == "2 + 5".split()  # 12 mod 7 = 5: the product first

@@ -64,3 +64,18 @@ def test_rpe_classifier_outputs_one_answer_on_constant_input():
     with torch.no_grad():
         logits = model(x)
     assert float((logits - logits[:, :1]).abs().max()) < 1e-5
+
+
+def test_width_sweep_takes_a_learning_rate_per_width():
+    """A function width -> lr gives each width its own rate: a rate of ~0 leaves that width's model untrained."""
+    target = RandomSeqMap(2, torch.Generator().manual_seed(0))
+    frozen = width_sweep(
+        target,
+        [8, 16],
+        d=2,
+        n=3,
+        steps=100,
+        lr=lambda w: 1e-12 if w == 16 else 3e-3,
+        generator=torch.Generator().manual_seed(1),
+    )
+    assert frozen.errors[1] > 5 * frozen.errors[0], frozen.errors  # the untrained width stays far worse

@@ -80,6 +80,12 @@ BAD = [
     Bad("sweep one width", lambda: width_sweep(ident, [4], 2, 2), ValueError, r"widths=\[4\]"),
     Bad("sweep width 0", lambda: width_sweep(ident, [0, 4], 2, 2), ValueError, r"width=0"),
     Bad("sweep lr nan", lambda: width_sweep(ident, [2, 4], 2, 2, lr=NAN), ValueError, r"lr=nan"),
+    Bad(
+        "sweep lr per width negative",
+        lambda: width_sweep(ident, [2, 4], 2, 2, lr=lambda w: -1e-3 if w == 4 else 1e-3),
+        ValueError,
+        r"lr at width 4=-0.001",
+    ),
     Bad("sweep target", lambda: width_sweep(None, [2, 4], 2, 2), TypeError, r"target must be callable"),
     Bad("classifier token range", lambda: classifier()(torch.tensor([[0, 2]])), ValueError, r"vocab=2"),
     Bad("classifier float tokens", lambda: classifier()(r(1, 2)), TypeError, r"tokens must be an integer"),
