@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_generator, check_number, check_positive
+from .._validate import check_flag, check_generator, check_number, check_positive
 from .cot import Example, _check_rng, _Task
 
 __all__ = [
@@ -233,13 +233,18 @@ class SearchTask(_Task):
 
     ``lookahead`` is an int or a tuple of ints (each problem draws one of them uniformly), so one model can be
     trained on a mix and scored per lookahead with ``SearchTask(..., lookahead=L).examples(...)``.
+    ``query_first=True`` writes the query before the edges, ``Q start goal E u v ... > next <eos>``: a causal
+    model then reads every edge knowing the start and the goal (Saparov et al.'s models are not causal, so for them
+    the order does not matter).
     """
 
     n_branches: int = 2
     lookahead: int | tuple[int, ...] = 2
     n_labels: int = 16
+    query_first: bool = False
 
     def __post_init__(self):
+        check_flag("query_first", self.query_first)
         check_positive("n_branches", self.n_branches)
         looks = self.lookahead if isinstance(self.lookahead, tuple) else (self.lookahead,)
         if not looks:
@@ -258,8 +263,9 @@ class SearchTask(_Task):
     def sample(self, rng: random.Random) -> Example:
         _check_rng(rng)
         problem = balanced_search_graph(self.n_branches, rng.choice(self.lookaheads), self.n_labels, rng)
-        prompt = [tok for u, v in problem.edges for tok in (EDGE, str(u), str(v))]
-        prompt += [QUERY, str(problem.start), str(problem.goal)]
+        edges = [tok for u, v in problem.edges for tok in (EDGE, str(u), str(v))]
+        query = [QUERY, str(problem.start), str(problem.goal)]
+        prompt = [*query, *edges] if self.query_first else [*edges, *query]
         return self._example(prompt, [], [str(problem.answer)])
 
 
@@ -284,8 +290,9 @@ def branch_choice_accuracy(model, examples, tokenizer) -> float:
         queries = torch.tensor([tokenizer.encode(ex.query(cot=False)) for ex in group], device=device)  # (b, n)
         logits = model(queries)[:, -1].cpu()  # (b, V): the answer's logits, read at the ">" marker
         for ex, row in zip(group, logits, strict=True):
-            start = ex.prompt[-2]
-            children = [ex.prompt[i + 2] for i in range(0, len(ex.prompt) - 3, 3) if ex.prompt[i + 1] == start]
+            q = ex.prompt.index(QUERY)  # the query "Q start goal" comes last, or first (query_first)
+            start, edges = ex.prompt[q + 1], ex.prompt[:q] + ex.prompt[q + 3 :]
+            children = [edges[i + 2] for i in range(0, len(edges), 3) if edges[i + 1] == start]
             best = children[int(row[tokenizer.encode(children)].argmax())]
             correct += best == ex.answer[0]
     return correct / len(examples)

@@ -137,6 +137,16 @@ def test_search_task_tokens_and_answer_positions_vary():
     assert len(first_edge) > 5  # labels are drawn, not fixed
 
 
+def test_query_first_writes_the_same_problem_with_the_query_in_front():
+    """The same seed draws the same problems; query_first moves "Q start goal" before the edges."""
+    last, first = (SearchTask(2, (1, 3), 12, query_first=q).examples(30, seed=9) for q in (False, True))
+    for a, b in zip(last, first, strict=True):
+        assert b.prompt == a.prompt[-3:] + a.prompt[:-3] and b.answer == a.answer
+        assert b.prompt[0] == "Q"
+    with pytest.raises(TypeError, match="query_first must be a bool"):
+        SearchTask(2, 2, 8, query_first=1)
+
+
 def test_frontier_superposition_is_the_normalized_indicator():
     u = vertex_embeddings(6)
     c = frontier_superposition(u, [1, 4])
@@ -209,8 +219,10 @@ class _Oracle(torch.nn.Module):
         out = torch.zeros(*tokens.shape, len(self.tok))
         for b, row in enumerate(tokens.tolist()):
             words = self.tok.decode(row)[:-1]  # drop the ">" marker
-            edges = [(int(words[i + 1]), int(words[i + 2])) for i in range(0, len(words) - 3, 3)]
-            start, goal = int(words[-2]), int(words[-1])
+            q = words.index("Q")  # the query, last or first
+            start, goal = int(words[q + 1]), int(words[q + 2])
+            words = words[:q] + words[q + 3 :]
+            edges = [(int(words[i + 1]), int(words[i + 2])) for i in range(0, len(words), 3)]
             good = [v for s, v in edges if s == start and bfs_reachable(edges, self.n_labels, v)[goal]]
             out[b, -1, self.tok.ids[str(good[0])]] = 1.0
         return out
@@ -221,6 +233,8 @@ def test_branch_choice_accuracy_scores_an_oracle_one_and_a_constant_about_half()
     tok = Tokenizer(task.vocabulary())
     examples = task.examples(300, seed=11)
     assert branch_choice_accuracy(_Oracle(tok, 10), examples, tok) == 1.0
+    in_front = SearchTask(n_branches=2, lookahead=(1, 3), n_labels=10, query_first=True).examples(100, seed=12)
+    assert branch_choice_accuracy(_Oracle(tok, 10), in_front, tok) == 1.0
     constant = torch.nn.Linear(1, 1)
     constant.forward = lambda tokens: torch.zeros(*tokens.shape, len(tok))  # ties -> the first child listed
     assert 0.4 < branch_choice_accuracy(constant, examples, tok) < 0.6
