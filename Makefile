@@ -59,10 +59,11 @@ lab: setup                            ## open JupyterLab (installed by setup, th
 # records (paper-vs-book rows, CPU and wall times) in results/$(PROFILE)-<device>/ (commit them). The ci budgets are
 # not enforced there. The kernels run in notebooks/, so the record folder must be an absolute path.
 # XF_QUIET: no progress bars (nobody watches them, and a long cell's bar updates overflow nbval's output queue).
+# A cell may run for hours on a busy machine: nbval's default 2000 s cell timeout interrupted a long run.
 reproduce: setup                      ## run the experiments in a larger profile: make reproduce [PROFILE=long] [NOTEBOOKS="notebooks/ch02-*.ipynb"]
 	device=$$($(PY) -c "from minitorch_xf import runtime; print(runtime.choose_device().type)") && \
 	XF_QUIET=1 XF_PROFILE=$(PROFILE) XF_RECORD_DIR="$(CURDIR)/results/$(PROFILE)-$$device" \
-	$(PY) -m pytest $(NOTEBOOKS) --nbval-lax -p no:cacheprovider
+	$(PY) -m pytest $(NOTEBOOKS) --nbval-lax --nbval-cell-timeout=14400 -p no:cacheprovider
 
 exercises: setup                      ## regenerate exercises/ (student copies) from solutions/
 	$(PY) -m minitorch_xf.checks.assign solutions exercises

@@ -12,7 +12,8 @@ for the number of CPU threads (1 under ``ci``) and ``XF_SEED=n`` for the seed (d
 seed it uses (task generators, model initialisation, evaluation sets) from ``rt.seed``, so one variable moves them
 all. ``XF_RECORD_DIR`` names the folder where a run writes its records (``minitorch_xf.report`` writes the
 paper-vs-book rows there); unset, nothing is written. ``XF_SMOKE=1`` is for the test suite: every step count a
-notebook reads through ``rt.steps`` is cut to ``SMOKE_STEPS``, so the ``full`` sizes and shapes run for a step or
+notebook reads through ``rt.steps`` is cut to ``SMOKE_STEPS`` and every evaluation-set size it reads through
+``rt.evals`` to ``SMOKE_EVALS``, so the ``full`` sizes and shapes run for a step or
 two on a CPU (a broken ``full`` configuration then fails CI, not a reader with a GPU).
 This module holds the only global state of the package: nothing else reads the environment.
 """
@@ -34,6 +35,7 @@ PROFILES = ("ci", "long", "full")
 # ``ci`` budget under ``ci``); ``full`` has no budget.
 LONG_BUDGET_S = 1800
 SMOKE_STEPS = 2  # the step counts of a smoke run (XF_SMOKE=1): enough to run a forward, a backward and an update
+SMOKE_EVALS = 8  # the evaluation-set sizes of a smoke run (``Runtime.evals``): a batch, not a statistic
 DEVICES = ("cpu", "cuda", "mps")
 T = TypeVar("T")
 # When this module was first imported (a notebook's setup cell): the start of a notebook's recorded wall time.
@@ -42,6 +44,7 @@ STARTED = time.monotonic()
 __all__ = [
     "LONG_BUDGET_S",
     "PROFILES",
+    "SMOKE_EVALS",
     "SMOKE_STEPS",
     "Runtime",
     "choose_device",
@@ -179,6 +182,14 @@ class Runtime:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"steps: {n!r} (profile {self.profile}) must be a positive int")
         return min(n, SMOKE_STEPS) if smoke() else n
+
+    def evals(self, ci: int, full: int, *, long: int | None = None) -> int:
+        """An evaluation-set size (test problems, graphs, draws) of the run profile, like ``pick``; cut to
+        ``SMOKE_EVALS`` in a smoke run, where nothing is measured and only the code path must run."""
+        n = pick(ci, full, self.profile, long=long)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"evals: {n!r} (profile {self.profile}) must be a positive int")
+        return min(n, SMOKE_EVALS) if smoke() else n
 
     def seeds(self, n: int) -> list[int]:
         """``n`` seeds for a claim checked over several runs: ``[1000 s, 1000 s + 1, ...]`` for the run's seed ``s``.

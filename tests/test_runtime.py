@@ -219,6 +219,7 @@ def test_steps_follow_the_profile_and_a_smoke_run_cuts_them(monkeypatch):
     assert rt.steps(ci=400, full=20_000) == runtime.SMOKE_STEPS
     assert rt.steps(ci=1, full=1) == 1  # a count below the cut stays
     assert rt.pick(ci=48, full=256) == 256  # sizes are not cut
+    assert rt.evals(ci=300, full=1000) == runtime.SMOKE_EVALS and rt.evals(ci=3, full=3) == 3
     monkeypatch.setenv("XF_SMOKE", "0")
     assert rt.steps(ci=400, full=20_000) == 20_000
 
@@ -228,6 +229,8 @@ def test_bad_step_counts(bad):
     rt = runtime.Runtime(torch.device("cpu"), "ci", 0)
     with pytest.raises(ValueError, match="must be a positive int"):
         rt.steps(ci=bad, full=10)
+    with pytest.raises(ValueError, match=r"evals: .* must be a positive int"):
+        rt.evals(ci=bad, full=10)
 
 
 def test_bad_xf_smoke(monkeypatch):
