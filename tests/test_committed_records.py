@@ -78,6 +78,13 @@ TRAINED = (
 )
 
 
+# Trained notebooks without a long record yet, each with the reason; an entry must go once its record is committed.
+NO_LONG_RECORD_YET = {
+    "ch11-sraven": "two long runs (4 permuted attributes, HYLA) went past the 30-minute CPU budget on a 2-core "
+    "machine before finishing the grid (issue 19 note); its long setting must shrink first",
+}
+
+
 def test_every_trained_notebook_has_a_long_record():
     folder = ROOT / "results" / "long-cpu"
     times = json.loads((folder / "times.json").read_text(encoding="utf-8"))["notebooks"]
@@ -85,6 +92,11 @@ def test_every_trained_notebook_has_a_long_record():
     raises_long = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if "long=" in p.read_text(encoding="utf-8")}
     for stem in sorted(set(TRAINED) | raises_long):
         assert (ROOT / "notebooks" / f"{stem}.ipynb").is_file(), f"TRAINED names {stem}, which is not a notebook"
+        if stem in NO_LONG_RECORD_YET:
+            assert not (folder / "reproductions" / f"{stem}.json").is_file(), (
+                f"{stem} has a long record now: remove it from NO_LONG_RECORD_YET"
+            )
+            continue
         assert (folder / "reproductions" / f"{stem}.json").is_file(), (
             f"{stem} has no long record: run `make reproduce PROFILE=long NOTEBOOKS=notebooks/{stem}.ipynb`"
         )
