@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_seeds import nbval_command
+from test_seeds import _finish, nbval_command
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,14 +47,7 @@ def _start(notebook: Path, tmp_path: Path):
 
 
 def _failure(notebook: Path, proc, log, tmp_path: Path) -> str | None:
-    try:
-        returncode = proc.wait(timeout=900)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        returncode = "timeout (900 s)"
-    log.seek(0)
-    text = log.read()
-    log.close()
+    returncode, text = _finish(proc, log)  # waits at most 900 s, as the seed runs do
     if returncode != 0:
         return f"{notebook.name} crashes in its full configuration (exit {returncode}):\n{text[-4000:]}"
     record = tmp_path / notebook.stem / "records" / "reproductions" / f"{notebook.stem}.json"
