@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 import minitorch_xf
 from minitorch_xf.nn.attention import chunked_attention, scaled_dot_product_attention
-from minitorch_xf.nn.linear_attention import linear_attention
+from minitorch_xf.nn.kernelized import linear_attention
 from minitorch_xf.nn.memory_efficient import memory_efficient_attention, peak_memory
 from minitorch_xf.report import device_name
 

@@ -15,7 +15,7 @@ from .attention import (
 from .blocks import MacaronBlock, TransformerBlock, make_norm
 from .ffn import FeedForward
 from .hyla import HypernetworkAttention, HypernetworkTransformer
-from .linear_attention import NormAttention, linear_attention, linear_attention_recurrent
+from .kernelized import NormAttention, linear_attention, linear_attention_recurrent
 from .memory_efficient import memory_efficient_attention, set_attention_backend
 from .minimal import MinimalAttention, SequenceClassifier
 from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, TransformerStack, count_parameters
@@ -23,7 +23,7 @@ from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
 from .relative import RelativeAttention, relative_attention, toeplitz
 from .scan_attention import attention_rnn, prefix_scan_attention, scan_combine
-from .tensor_attention import (
+from .higher_order import (
     OneLayerClassifier,
     TensorAttention,
     khatri_rao,

@@ -7,7 +7,7 @@ import torch
 
 from minitorch_xf.checks import ch08
 from minitorch_xf.checks._core import CheckFailed
-from minitorch_xf.nn.tensor_attention import khatri_rao, tensor_attention
+from minitorch_xf.nn.higher_order import khatri_rao, tensor_attention
 from minitorch_xf.tasks.match3 import match3_labels
 
 

@@ -1,4 +1,4 @@
-"""Chapter 8's public functions and classes (nn.tensor_attention, tasks.match3) called as a careless user would: each
+"""Chapter 8's public functions and classes (nn.higher_order, tasks.match3) called as a careless user would: each
 ``BAD`` call raises naming the argument, each ``HANDLED`` call gives its documented answer."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 from bad_calls import Bad, Handled, r, walker_tests
 
-from minitorch_xf.nn.tensor_attention import (
+from minitorch_xf.nn.higher_order import (
     OneLayerClassifier,
     TensorAttention,
     khatri_rao,

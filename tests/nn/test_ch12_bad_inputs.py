@@ -8,7 +8,7 @@ import torch
 from bad_calls import Bad, Handled, r, walker_tests
 
 from minitorch_xf.nn import MultiHeadAttention
-from minitorch_xf.nn.linear_attention import NormAttention, linear_attention, linear_attention_recurrent
+from minitorch_xf.nn.kernelized import NormAttention, linear_attention, linear_attention_recurrent
 from minitorch_xf.nn.memory_efficient import attention, memory_efficient_attention, peak_memory, set_attention_backend
 from minitorch_xf.nn.minimal import MinimalAttention, SequenceClassifier
 from minitorch_xf.nn.scan_attention import attention_rnn, prefix_scan_attention

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minitorch_xf.nn.linear_attention import (
+from minitorch_xf.nn.kernelized import (
     NormAttention,
     elu_feature_map,
     linear_attention,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from minitorch_xf.nn.attention import scaled_dot_product_attention
-from minitorch_xf.nn.tensor_attention import (
+from minitorch_xf.nn.higher_order import (
     OneLayerClassifier,
     TensorAttention,
     khatri_rao,
