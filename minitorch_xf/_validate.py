@@ -26,6 +26,7 @@ __all__ = [
     "check_positive",
     "check_same_device",
     "check_same_dtype",
+    "check_size",
     "check_tensor",
 ]
 
@@ -161,3 +162,18 @@ def check_like_module(name: str, x: torch.Tensor, module: nn.Module) -> None:
             f"of them ({name}.to({p.dtype}) or module.to({x.dtype}))"
         )
     check_same_device(**{name: x, "parameters": p})
+
+
+MAX_ELEMENTS = 2**31
+
+
+def check_size(what: str, elements: int, limit: int = MAX_ELEMENTS) -> int:
+    """An allocation of ``elements`` entries, sized by the arguments ``what`` names, stays within ``limit``.
+
+    Raises before torch's allocator would fail (or swap) with the number of elements the arguments would need.
+    """
+    if elements > limit:
+        raise ValueError(
+            f"{what} would need {elements:,} elements, more than the {limit:,} allowed: choose smaller sizes"
+        )
+    return elements
