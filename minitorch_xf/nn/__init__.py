@@ -14,15 +14,6 @@ from .attention import (
 )
 from .blocks import MacaronBlock, TransformerBlock, make_norm
 from .ffn import FeedForward
-from .hyla import HypernetworkAttention, HypernetworkTransformer
-from .kernelized import NormAttention, linear_attention, linear_attention_recurrent
-from .memory_efficient import memory_efficient_attention, set_attention_backend
-from .minimal import MinimalAttention, SequenceClassifier
-from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, TransformerStack, count_parameters
-from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
-from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
-from .relative import RelativeAttention, relative_attention, toeplitz
-from .scan_attention import attention_rnn, prefix_scan_attention, scan_combine
 from .higher_order import (
     OneLayerClassifier,
     TensorAttention,
@@ -33,6 +24,15 @@ from .higher_order import (
     tensor_attention,
     tensor_attention_explicit,
 )
+from .hyla import HypernetworkAttention, HypernetworkTransformer
+from .kernelized import NormAttention, linear_attention, linear_attention_recurrent
+from .memory_efficient import memory_efficient_attention, set_attention_backend
+from .minimal import MinimalAttention, SequenceClassifier
+from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, TransformerStack, count_parameters
+from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
+from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
+from .relative import RelativeAttention, relative_attention, toeplitz
+from .scan_attention import attention_rnn, prefix_scan_attention, scan_combine
 
 __all__ = [
     "Decoder",

@@ -27,6 +27,7 @@ from .._validate import (
     check_positive,
     check_same_device,
     check_same_dtype,
+    check_size,
     check_tensor,
 )
 from .positional import RotaryEmbedding
@@ -55,6 +56,7 @@ def causal_mask(s: int, t: int | None = None, device: torch.device | str | None 
     """
     check_positive("s", s)
     t = s if t is None else check_positive("t", t)
+    check_size(f"causal_mask(s={s}, t={t})", s * t)
     i = torch.arange(s, device=device)[:, None]  # (s, 1)
     j = torch.arange(t, device=device)[None, :]  # (1, t)
     return j <= i + (t - s)  # (s, t)
@@ -70,6 +72,7 @@ def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
     if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
         raise TypeError(f"lengths must be an integer tensor, got dtype={lengths.dtype}")
     check_positive("t", t)
+    check_size(f"padding_mask of {lengths.shape[0]} lengths and t={t}", lengths.shape[0] * t)
     if (lengths < 0).any() or (lengths > t).any():
         raise ValueError(f"lengths must lie in [0, t={t}], got {lengths.tolist()}")
     keep = torch.arange(t, device=lengths.device)[None, :] < lengths[:, None]  # (b, t)
@@ -99,6 +102,14 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[int, 
         check_tensor(name, x, min_ndim=2, floating=True)
     check_same_device(q=q, k=k, v=v)
     check_same_dtype(q=q, k=k, v=v)
+    rank = max(q.dim(), k.dim(), v.dim())
+    if any(x.dim() not in (2, rank) for x in (q, k, v)):
+        # (b, h, s, d) against (b, t, d) would broadcast k's batch against q's heads when b == h
+        raise ValueError(
+            f"q, k and v must have the same number of dims (or 2 for one shared by every batch): q has shape "
+            f"{tuple(q.shape)}, k has shape {tuple(k.shape)}, v has shape {tuple(v.shape)}; give k and v a head dim "
+            f"of size 1 (k[:, None]) to share them across heads"
+        )
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
             f"q and k must share the head dim d: q has shape {tuple(q.shape)} (d={q.shape[-1]}), "
@@ -154,7 +165,9 @@ def scaled_dot_product_attention(
 
     Args:
         q: (..., s, d) queries.  k: (..., t, d) keys.  v: (..., t, e) values. The batch dims ``...`` must agree
-            (or be 1 where one is shared, e.g. one key head for all query heads).
+            (or be 1 where one is shared, e.g. one key head for all query heads) and q, k, v have as many dims
+            (a 2-D one is shared by every batch): a (b, t, d) k against a (b, h, s, d) q is rejected, since it
+            would pair k's batch with q's heads; pass k[:, None] of shape (b, 1, t, d).
         mask: bool with one dim per score dim (..., s, t), each of the scores' size or 1; True where attention
             is allowed. For (b, h, s, t) scores: ``(1, 1, s, t)`` for one mask shared by the batch,
             ``(b, 1, 1, t)`` for key padding (:func:`padding_mask`), ``(b, h, s, t)`` in full. A mask of fewer
@@ -293,6 +306,7 @@ class MultiHeadAttention(nn.Module):
         check_divisible("d_model", d_model, "n_heads", n_heads)
         check_flag("bias", bias)
         check_choice("backend", backend, ATTENTION_BACKENDS)
+        check_size(f"MultiHeadAttention(d_model={d_model})'s four projections", 4 * d_model * d_model)
         self.backend = backend
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
         if rope is not None and not isinstance(rope, RotaryEmbedding):

@@ -11,7 +11,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_flag, check_like_module, check_number, check_positive, check_tensor
+from .._validate import (
+    check_choice,
+    check_flag,
+    check_like_module,
+    check_number,
+    check_positive,
+    check_size,
+    check_tensor,
+)
 
 __all__ = ["ACTIVATIONS", "FeedForward"]
 
@@ -33,6 +41,8 @@ class FeedForward(nn.Module):
         check_positive("d_ff", d_ff)
         check_choice("activation", activation, ACTIVATIONS)
         check_flag("bias", bias)
+        n_in = 2 if activation == "swiglu" else 1
+        check_size(f"FeedForward(d_model={d_model}, d_ff={d_ff})'s weights", (n_in + 1) * d_model * d_ff)
         self.d_model, self.d_ff, self.activation = d_model, d_ff, activation
         self.w1 = nn.Linear(d_model, d_ff, bias=bias)
         self.w3 = nn.Linear(d_model, d_ff, bias=bias) if activation == "swiglu" else None  # the gate's value branch

@@ -28,7 +28,16 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_like, check_like_module, check_number, check_positive, check_tensor
+from .._validate import (
+    check_choice,
+    check_like,
+    check_like_module,
+    check_number,
+    check_positive,
+    check_same_device,
+    check_size,
+    check_tensor,
+)
 from .attention import scaled_dot_product_attention
 
 __all__ = [
@@ -55,6 +64,9 @@ def khatri_rao(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if a.shape[:-2] != b.shape[:-2]:
         raise ValueError(f"a has batch shape {tuple(a.shape[:-2])} but b has {tuple(b.shape[:-2])}")
     check_like("b", b, "a", a)
+    check_size(
+        f"khatri_rao of a {tuple(a.shape)} and b {tuple(b.shape)}", a[..., :1].numel() * b.shape[-2] * a.shape[-1]
+    )
     out = a.unsqueeze(-2) * b.unsqueeze(-3)  # (..., t1, t2, d): out[..., j, k] = a_j * b_k
     return out.flatten(-3, -2)  # (..., t1 * t2, d)
 
@@ -93,6 +105,10 @@ def tensor_attention(q, k1, k2, v1, v2, scale: float | None = None) -> torch.Ten
     """
     _check_five(q, k1, k2, v1, v2)
     c = _scale(scale)
+    check_size(
+        f"tensor_attention's scores (..., s, t1, t2) of q {tuple(q.shape)}, k1 {tuple(k1.shape)}, k2 {tuple(k2.shape)}",
+        q[..., :1].numel() * k1.shape[-2] * k2.shape[-2],
+    )
     scores = c * torch.einsum("...ic,...jc,...kc->...ijk", q, k1, k2)  # (..., s, t1, t2)
     flat = scores.flatten(-2)  # (..., s, t1 * t2)
     w = torch.softmax(flat, dim=-1).view_as(scores)  # (..., s, t1, t2), each query's weights sum to 1
@@ -213,8 +229,10 @@ def match3_head(tokens: torch.Tensor, modulus: int, sharpness: float | None = No
     if tokens.is_floating_point() or tokens.dtype == torch.bool:
         raise TypeError(f"tokens must be an integer tensor, got dtype={tokens.dtype}")
     modulus = check_number("modulus", modulus, integer=True, low=2)
+    if tokens.shape[1] == 0:
+        raise ValueError(f"tokens has shape {tuple(tokens.shape)}: the head needs at least one token per sequence")
     if sharpness is None:
-        lam = match3_sharpness(max(tokens.shape[1], 1), modulus)
+        lam = match3_sharpness(tokens.shape[1], modulus)
     else:
         lam = check_number("sharpness", sharpness, low=0, low_open=True)
     theta = 2 * torch.pi * tokens.to(torch.float64) / modulus  # (b, n)
@@ -237,6 +255,7 @@ class TensorAttention(nn.Module):
         super().__init__()
         self.d_model = check_positive("d_model", d_model)
         self.d_head = check_positive("d_head", d_model if d_head is None else d_head)
+        check_size(f"TensorAttention(d_model={d_model}, d_head={self.d_head})'s six maps", 6 * d_model * self.d_head)
         self.w_q, self.w_k1, self.w_k2, self.w_v1, self.w_v2 = (
             nn.Linear(d_model, self.d_head, bias=False) for _ in range(5)
         )
@@ -246,6 +265,8 @@ class TensorAttention(nn.Module):
         check_tensor("x", x, ndim=3, floating=True)
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x has width {x.shape[-1]} but the layer has d_model={self.d_model}")
+        if x.shape[1] == 0:
+            raise ValueError(f"x has shape {tuple(x.shape)}: attention needs at least one token")
         check_like_module("x", x, self)
         out = tensor_attention(
             self.w_q(x), self.w_k1(x), self.w_k2(x), self.w_v1(x), self.w_v2(x), scale=1.0 / self.d_head
@@ -278,8 +299,12 @@ class OneLayerClassifier(nn.Module):
         super().__init__()
         check_positive("vocab_size", vocab_size)
         check_positive("d_model", d_model)
+        order = check_number("order", order, integer=True)
         check_choice("order", order, (2, 3))
         hidden = check_positive("hidden", 2 * d_model if hidden is None else hidden)
+        check_size(f"OneLayerClassifier(vocab_size={vocab_size}, d_model={d_model})'s embedding", vocab_size * d_model)
+        check_size(f"OneLayerClassifier(d_model={d_model})'s attention maps", 6 * d_model * d_model)
+        check_size(f"OneLayerClassifier(d_model={d_model}, hidden={hidden})'s read-out", d_model * hidden)
         self.vocab_size, self.order = vocab_size, order
         self.embed = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.embed.weight, std=1.0)
@@ -294,6 +319,9 @@ class OneLayerClassifier(nn.Module):
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
             lo, hi = int(tokens.min()), int(tokens.max())
             raise ValueError(f"tokens hold values in [{lo}, {hi}] but vocab_size={self.vocab_size}")
+        if tokens.shape[1] == 0:
+            raise ValueError(f"tokens has shape {tuple(tokens.shape)}: attention needs at least one token per sequence")
+        check_same_device(tokens=tokens, parameters=self.embed.weight)
         x = self.embed(tokens)  # (b, n, d_model)
         h = self.norm(x + self.attn(x))  # (b, n, d_model)
         return self.readout(h).squeeze(-1)  # (b, n)

@@ -32,7 +32,16 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_like_module, check_number, check_positive, check_tensor
+from .._validate import (
+    check_choice,
+    check_flag,
+    check_like,
+    check_like_module,
+    check_number,
+    check_positive,
+    check_size,
+    check_tensor,
+)
 
 __all__ = [
     "KINDS",
@@ -66,6 +75,7 @@ def head_scores(q: torch.Tensor, k: torch.Tensor, kind: str) -> torch.Tensor:
     check_choice("kind", kind, KINDS)
     check_tensor("q", q, ndim=4, floating=True)
     check_tensor("k", k, ndim=4, floating=True)
+    check_like("k", k, "q", q)
     if q.shape[:2] != k.shape[:2] or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q {tuple(q.shape)} and k {tuple(k.shape)} must agree in batch, heads and head dim")
     raw = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (b, h, s, t)
@@ -84,6 +94,7 @@ def hyla_values(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """
     check_tensor("a", a, ndim=4, floating=True)
     check_tensor("v", v, ndim=4, floating=True)
+    check_like("v", v, "a", a)
     if a.shape[:2] != v.shape[:2] or a.shape[-1] != v.shape[2]:
         raise ValueError(f"a {tuple(a.shape)} and v {tuple(v.shape)} must agree in batch, heads and keys")
     hidden = torch.einsum("bhst,bhte->bste", a, v).relu()  # (b, s, t, e): first layer of the value network
@@ -99,12 +110,16 @@ def hypernetwork_weights(a: torch.Tensor, w_v: torch.Tensor, w_o: torch.Tensor) 
     check_tensor("a", a, ndim=4, floating=True)
     check_tensor("w_v", w_v, ndim=2, floating=True)
     check_tensor("w_o", w_o, ndim=2, floating=True)
+    check_like("w_v", w_v, "a", a)
+    check_like("w_o", w_o, "a", a)
     h = a.shape[1]
     if w_v.shape[0] % h or w_o.shape != (w_v.shape[1], w_v.shape[0]):
         raise ValueError(
             f"w_v {tuple(w_v.shape)} must be (h*e, m) with h={h} and w_o {tuple(w_o.shape)} must be (m, h*e)"
         )
     e, m = w_v.shape[0] // h, w_v.shape[1]
+    b, _, s, t = a.shape
+    check_size(f"hypernetwork_weights of a {tuple(a.shape)} and m={m}: (b, s, t, m, m)", b * s * t * m * m)
     per_head = w_o.view(m, h, e).transpose(0, 1) @ w_v.view(h, e, m)  # (h, m, m): W_O^h W_V^h
     return torch.einsum("bhst,hmn->bstmn", a, per_head)  # (b, s, t, m, m)
 
@@ -125,6 +140,10 @@ class HypernetworkAttention(nn.Module):
                 raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}; pass d_head")
             d_head = d_model // n_heads
         check_positive("d_head", d_head)
+        check_size(
+            f"HypernetworkAttention(d_model={d_model}, n_heads={n_heads}, d_head={d_head})'s four maps",
+            4 * d_model * n_heads * d_head,
+        )
         self.d_model, self.n_heads, self.d_head, self.kind = d_model, n_heads, d_head, kind
         width = n_heads * d_head
         self.w_q = nn.Linear(d_model, width, bias=False)
@@ -140,6 +159,8 @@ class HypernetworkAttention(nn.Module):
         check_tensor("x", x, ndim=3, floating=True)
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x has last dim {x.shape[-1]} but the layer has d_model={self.d_model}")
+        if x.shape[1] == 0:
+            raise ValueError(f"x has shape {tuple(x.shape)}: attention needs at least one token")
         check_like_module("x", x, self)
         return x
 
@@ -153,6 +174,7 @@ class HypernetworkAttention(nn.Module):
         return self.scores(x).permute(0, 2, 3, 1)  # (b, s, t, h)
 
     def forward(self, x: torch.Tensor, return_scores: bool = False):
+        check_flag("return_scores", return_scores)
         a = self.scores(x)  # (b, h, s, t)
         v = self._heads(self.w_v(x))  # (b, h, t, e)
         o = hyla_values(a, v) if self.kind == "hyla" else a @ v  # (b, h, s, e)
@@ -200,7 +222,13 @@ class HypernetworkTransformer(nn.Module):
         for name, value in (("d_in", d_in), ("d_out", d_out), ("max_len", max_len), ("n_layers", n_layers)):
             check_positive(name, value)
         check_choice("kind", kind, KINDS)
+        check_positive("d_model", d_model)
+        check_positive("n_heads", n_heads)
         d_mlp = 2 * d_model if d_mlp is None else check_positive("d_mlp", d_mlp)
+        check_size(f"HypernetworkTransformer(max_len={max_len}, d_model={d_model})'s positions", max_len * d_model)
+        check_size(f"HypernetworkTransformer(d_in={d_in}, d_model={d_model})'s embedding", d_in * d_model)
+        check_size(f"HypernetworkTransformer(d_model={d_model}, d_out={d_out})'s read-out", d_out * d_model)
+        check_size(f"HypernetworkTransformer(d_model={d_model}, d_mlp={d_mlp})'s MLP", 2 * d_mlp * d_model)
         self.kind, self.max_len = kind, max_len
         self.embed = nn.Linear(d_in, d_model)
         self.pos = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
@@ -210,6 +238,7 @@ class HypernetworkTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor, return_codes: bool = False):
         check_tensor("x", x, ndim=3, floating=True)
+        check_flag("return_codes", return_codes)
         if x.shape[-1] != self.embed.in_features:
             raise ValueError(f"x has last dim {x.shape[-1]} but the model has d_in={self.embed.in_features}")
         if not 1 <= x.shape[1] <= self.max_len:

@@ -27,6 +27,7 @@ from .._validate import (
     check_number,
     check_same_device,
     check_same_dtype,
+    check_size,
     check_tensor,
 )
 from .attention import _check_qkv
@@ -43,6 +44,7 @@ __all__ = [
 
 def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
     r"""$\phi(x) = \mathrm{elu}(x) + 1$, positive everywhere (Katharopoulos et al., 2020, eq. 7)."""
+    check_tensor("x", x, floating=True)
     return F.elu(x) + 1.0
 
 
@@ -54,13 +56,38 @@ def _check_same_batch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal:
         )
 
 
-def _features(q, k, v, causal, feature_map, eps):
+def _features(q, k, v, causal, feature_map, eps, nonnegative=True):
     _check_qkv(q, k, v)
     check_flag("causal", causal)
     check_callable("feature_map", feature_map)
     check_number("eps", eps, low=0)
     _check_same_batch(q, k, v, causal)
-    return feature_map(q), feature_map(k)
+    fq = _apply_feature_map(feature_map, "q", q, nonnegative)
+    fk = _apply_feature_map(feature_map, "k", k, nonnegative)
+    if fq.shape[-1] != fk.shape[-1]:
+        raise ValueError(f"feature_map gives q {fq.shape[-1]} features but k {fk.shape[-1]}: they must agree")
+    return fq, fk
+
+
+def _apply_feature_map(feature_map, name: str, x: torch.Tensor, nonnegative: bool) -> torch.Tensor:
+    """``feature_map(x)``: a tensor of x's dtype, device and shape but for the last dim (the features), with no
+    negative (or NaN) entry when ``nonnegative``."""
+    fx = feature_map(x)
+    what = f"feature_map({name})"
+    if not isinstance(fx, torch.Tensor):
+        raise TypeError(f"{what} must return a torch.Tensor, got {type(fx).__name__}")
+    if fx.shape[:-1] != x.shape[:-1] or fx.dim() != x.dim():
+        raise ValueError(
+            f"{what} has shape {tuple(fx.shape)}; it must keep {name}'s shape {tuple(x.shape)} but for the last dim"
+        )
+    if fx.dtype != x.dtype or fx.device != x.device:
+        raise TypeError(f"{what} is {fx.dtype} on {fx.device}; it must keep {name}'s {x.dtype} on {x.device}")
+    if nonnegative and fx.numel() and not bool((fx >= 0).all()):  # NaN fails too
+        raise ValueError(
+            f"{what} has negative (or NaN) entries, min {fx.min().item():.3g}: linear attention needs non-negative "
+            f"features (its weights phi(q).phi(k) / sum must be >= 0), e.g. the default elu(x) + 1"
+        )
+    return fx
 
 
 def _unnormalized(fq: torch.Tensor, fk: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
@@ -88,7 +115,8 @@ def linear_attention(
     Args:
         q: (..., s, d), k: (..., t, d), v: (..., t, e).
         causal: sums over keys $j \le i$ only (needs s == t): prefix sums of the outer products, all in parallel.
-        feature_map: $\phi$, applied to q and k; it must return non-negative features.
+        feature_map: $\phi$, applied to q and k; it must return non-negative features (checked), of q's and k's
+            shape but for the last dim (the number of features, the same for both).
         eps: added to the denominator, >= 0.
     Returns:
         (..., s, e). Time O(n d e); memory O(n d e) when causal (the prefix sums), O((n + d) e) otherwise.
@@ -160,9 +188,10 @@ def norm_linear_attention(
     r"""NormAttention without weights: $\mathrm{RMS}(\phi(Q)(\phi(K)^\top V))$, no denominator (Qin et al., 2022).
 
     The output of each query is divided by its root mean square over the e value dims (``eps`` inside the root).
+    No denominator, so ``feature_map`` may return negative features here (it must keep all dims but the last).
     q: (..., s, d), k: (..., t, d), v: (..., t, e) -> (..., s, e).
     """
-    out = _unnormalized(*_features(q, k, v, causal, feature_map, eps), v, causal)  # (..., s, e)
+    out = _unnormalized(*_features(q, k, v, causal, feature_map, eps, nonnegative=False), v, causal)  # (..., s, e)
     return out * torch.rsqrt(out.pow(2).mean(-1, keepdim=True) + eps)
 
 
@@ -177,6 +206,7 @@ class NormAttention(nn.Module):
         super().__init__()
         check_divisible("d_model", d_model, "n_heads", n_heads)
         self.causal = check_flag("causal", causal)
+        check_size(f"NormAttention(d_model={d_model})'s projections", 4 * d_model * d_model)
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
         self.w_qkv = nn.Linear(d_model, 3 * d_model)
         self.norm = RMSNorm(d_model)

@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_flag, check_like_module, check_positive, check_tensor
+from .._validate import check_choice, check_flag, check_like_module, check_positive, check_size, check_tensor
 from .attention import softmax
 from .blocks import TransformerBlock
 from .norms import LayerNorm
@@ -37,6 +37,7 @@ class MinimalAttention(nn.Module):
         super().__init__()
         self.d_model = check_positive("d_model", d_model)
         self.symmetric = check_flag("symmetric", symmetric)
+        check_size(f"MinimalAttention(d_model={d_model})'s matrix", d_model * d_model)
         self.a = nn.Parameter(torch.randn(d_model, d_model) / math.sqrt(d_model))
 
     @property
@@ -85,7 +86,14 @@ class SequenceClassifier(nn.Module):
         for name, value in (("n_features", n_features), ("n_tokens", n_tokens), ("n_classes", n_classes)):
             check_positive(name, value)
         check_positive("n_layers", n_layers)
+        check_positive("d_model", d_model)
+        check_positive("n_heads", n_heads)
         check_choice("block", block, BLOCKS)
+        check_size(
+            f"SequenceClassifier(n_tokens={n_tokens}, d_model={d_model}, n_classes={n_classes})'s head",
+            n_tokens * d_model * n_classes,
+        )
+        check_size(f"SequenceClassifier(n_features={n_features}, d_model={d_model})'s embedding", n_features * d_model)
         self.n_features, self.n_tokens, self.block = n_features, n_tokens, block
         self.embed = nn.Linear(n_features, d_model)
         self.pos = nn.Parameter(0.02 * torch.randn(n_tokens, d_model))

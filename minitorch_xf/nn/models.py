@@ -19,6 +19,7 @@ from .._validate import (
     check_number,
     check_positive,
     check_same_device,
+    check_size,
     check_tensor,
 )
 from .blocks import TransformerBlock, make_norm
@@ -70,6 +71,11 @@ class TransformerStack(nn.Module):
         check_choice("positions", positions, POSITIONS)
         if n_out is not None:
             check_positive("n_out", n_out)
+        name = type(self).__name__
+        check_size(f"{name}(vocab_size={vocab_size}, d_model={d_model})'s embedding", vocab_size * d_model)
+        check_size(f"{name}(max_len={max_len}, d_model={d_model})'s positions", max_len * d_model)
+        n_head_out = vocab_size if n_out is None else n_out
+        check_size(f"{name}(n_out={n_head_out}, d_model={d_model})'s head", n_head_out * d_model)
         if positions == "rope" and (d_model // n_heads) % 2:
             raise ValueError(f"positions='rope' needs an even head dim, got d_model / n_heads = {d_model // n_heads}")
         self.vocab_size, self.max_len, self.positions = vocab_size, max_len, positions
@@ -172,6 +178,11 @@ class LoRALinear(nn.Module):
             raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
         check_positive("rank", rank)
         check_positive("n_adapters", n_adapters)
+        check_size(
+            f"LoRALinear(rank={rank}, n_adapters={n_adapters})'s adapters of a {base.in_features} -> "
+            f"{base.out_features} layer",
+            n_adapters * rank * (base.in_features + base.out_features),
+        )
         self.base, self.rank, self.n_adapters = base, rank, n_adapters
         alpha = float(rank) if alpha is None else check_number("alpha", alpha, low=0, low_open=True)
         self.scaling = alpha / rank

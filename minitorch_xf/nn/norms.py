@@ -13,7 +13,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_flag, check_number, check_positive, check_tensor
+from .._validate import (
+    check_flag,
+    check_like,
+    check_like_module,
+    check_number,
+    check_positive,
+    check_size,
+    check_tensor,
+)
 
 __all__ = ["LayerNorm", "RMSNorm", "layer_norm", "rms_norm"]
 
@@ -35,6 +43,7 @@ def _check_affine(name: str, p, x: torch.Tensor) -> None:
     check_tensor(name, p, floating=True)
     if tuple(p.shape) != (x.shape[-1],):
         raise ValueError(f"{name} has shape {tuple(p.shape)}; it must be (m,) = ({x.shape[-1]},) to match x")
+    check_like(name, p, "x", x)  # a float64 weight would silently promote a float32 x
 
 
 def layer_norm(
@@ -74,12 +83,14 @@ class LayerNorm(nn.Module):
         super().__init__()
         check_positive("d_model", d_model)
         check_flag("affine", affine)
+        check_size(f"LayerNorm(d_model={d_model})", 2 * d_model)
         self.d_model, self.eps = d_model, _check_eps(eps)
         self.weight = nn.Parameter(torch.ones(d_model)) if affine else None
         self.bias = nn.Parameter(torch.zeros(d_model)) if affine else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_last_dim(x, self.d_model)
+        check_like_module("x", x, self)
         return layer_norm(x, self.weight, self.bias, self.eps)
 
 
@@ -89,9 +100,11 @@ class RMSNorm(nn.Module):
     def __init__(self, d_model: int, eps: float = 1e-6):
         super().__init__()
         check_positive("d_model", d_model)
+        check_size(f"RMSNorm(d_model={d_model})", d_model)
         self.d_model, self.eps = d_model, _check_eps(eps)
         self.weight = nn.Parameter(torch.ones(d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_last_dim(x, self.d_model)
+        check_like_module("x", x, self)
         return rms_norm(x, self.weight, self.eps)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_number, check_positive, check_tensor
+from .._validate import check_like_module, check_number, check_positive, check_size, check_tensor
 
 __all__ = ["LearnedPositionalEmbedding", "RotaryEmbedding", "SinusoidalPositionalEncoding", "sinusoidal_table"]
 
@@ -26,6 +26,7 @@ def sinusoidal_table(n: int, d_model: int, base: float = 10000.0) -> torch.Tenso
     if d_model % 2:
         raise ValueError(f"d_model={d_model} must be even for sinusoidal encodings")
     base = check_number("base", base, low=0, low_open=True)
+    check_size(f"sinusoidal_table(n={n}, d_model={d_model})", n * d_model)
     pos = torch.arange(n, dtype=torch.float64)[:, None]  # (n, 1)
     freq = base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # (m/2,)
     table = torch.zeros(n, d_model, dtype=torch.float64)
@@ -64,18 +65,21 @@ class LearnedPositionalEmbedding(nn.Module):
         super().__init__()
         check_positive("d_model", d_model)
         check_positive("max_len", max_len)
+        check_size(f"LearnedPositionalEmbedding(d_model={d_model}, max_len={max_len})'s table", max_len * d_model)
         self.d_model, self.max_len = d_model, max_len
         self.table = nn.Parameter(0.02 * torch.randn(max_len, d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_positions(x, self.max_len, self.d_model)
+        check_like_module("x", x, self)  # a float64 x would silently come back float64 from a float32 table
         return x + self.table[: x.shape[1]]
 
 
 class RotaryEmbedding(nn.Module):
     """Rotary position embedding applied to queries or keys of shape (..., n, d); d must be even.
 
-    ``offset`` (an int >= 0) shifts the positions (useful with cached keys); ``base`` is a finite number > 0.
+    ``offset`` (an int >= 0, with offset + n <= 2**24, where float32 positions stay exact) shifts the positions
+    (useful with cached keys); ``base`` is a finite number > 0.
     """
 
     def __init__(self, dim: int, base: float = 10000.0):
@@ -95,6 +99,10 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be the RoPE dim {self.dim}")
         offset = check_positive("offset", offset, allow_zero=True)
         n = x.shape[-2]
+        if offset + n > 2**24:  # positions are float32: integers past 2**24 are no longer exact
+            raise ValueError(
+                f"offset={offset} + n={n} positions exceed 2**24, past which float32 positions are inexact"
+            )
         pos = torch.arange(offset, offset + n, device=x.device, dtype=torch.float32)  # (n,)
         angles = pos[:, None] * self.inv_freq.to(x.device)[None, :]  # (n, d/2)
         cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)

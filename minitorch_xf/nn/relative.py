@@ -17,7 +17,16 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_divisible, check_flag, check_like_module, check_positive, check_same_dtype, check_tensor
+from .._validate import (
+    check_divisible,
+    check_flag,
+    check_like_module,
+    check_positive,
+    check_same_device,
+    check_same_dtype,
+    check_size,
+    check_tensor,
+)
 from .attention import softmax
 
 __all__ = ["RelativeAttention", "relative_attention", "toeplitz"]
@@ -27,6 +36,7 @@ def toeplitz(values: torch.Tensor, n: int) -> torch.Tensor:
     r"""The (..., n, n) Toeplitz matrix $T_{ij} = \mathrm{values}[\ldots, i-j+L-1]$ from values (..., 2L-1), n <= L."""
     check_tensor("values", values, min_ndim=1)
     check_positive("n", n)
+    check_size(f"toeplitz of values {tuple(values.shape)} and n={n}", math.prod(values.shape[:-1]) * n * n)
     size = values.shape[-1]
     if size % 2 == 0:
         raise ValueError(f"values has shape {tuple(values.shape)}: its last dim must be odd, 2 * max_len - 1")
@@ -56,7 +66,11 @@ def relative_attention(
     """
     for name, x in (("q", q), ("k", k), ("v", v)):
         check_tensor(name, x, ndim=4, floating=True)
+    check_tensor("bias", bias, ndim=(2, 3), floating=True)
+    if scale_matrix is not None:
+        check_tensor("scale_matrix", scale_matrix, ndim=(2, 3), floating=True)
     check_same_dtype(q=q, k=k, v=v, bias=bias, scale_matrix=scale_matrix)
+    check_same_device(q=q, k=k, v=v, bias=bias, scale_matrix=scale_matrix)
     check_flag("return_weights", return_weights)
     if q.shape != k.shape or v.shape[:3] != q.shape[:3]:
         raise ValueError(
@@ -64,6 +78,8 @@ def relative_attention(
             f"v {tuple(v.shape)}"
         )
     h, n = q.shape[1], q.shape[2]
+    if n == 0:
+        raise ValueError(f"q has shape {tuple(q.shape)}: n=0 tokens, so no query has a key to attend to")
     for name, m in (("bias", bias), ("scale_matrix", scale_matrix)):
         if m is not None:
             check_tensor(name, m, ndim=(2, 3))
@@ -89,6 +105,11 @@ class RelativeAttention(nn.Module):
         check_divisible("d_model", d_model, "n_heads", n_heads)
         check_positive("max_len", max_len)
         check_flag("universal", universal)
+        check_size(
+            f"RelativeAttention(n_heads={n_heads}, max_len={max_len})'s per-offset tables (n_heads, 2 max_len - 1)",
+            n_heads * (2 * max_len - 1),
+        )
+        check_size(f"RelativeAttention(d_model={d_model})'s projections", 4 * d_model * d_model)
         self.d_model, self.n_heads, self.d_head, self.max_len = d_model, n_heads, d_model // n_heads, max_len
         self.universal = universal
         self.w_qkv = nn.Linear(d_model, 3 * d_model)
@@ -98,6 +119,7 @@ class RelativeAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, return_weights: bool = False):
         check_tensor("x", x, ndim=3, floating=True)
+        check_flag("return_weights", return_weights)
         b, n, m = x.shape
         if m != self.d_model:
             raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d_model={self.d_model}")

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from .._validate import check_number, check_tensor
+from .._validate import check_like, check_number, check_tensor
 from .attention import _check_qkv
 
 __all__ = ["attention_rnn", "prefix_scan_attention", "scan_combine"]
@@ -31,9 +31,22 @@ def scan_combine(a: State, b: State) -> State:
 
     An empty block is $(-\infty, 0, 0)$, the identity of $\oplus$.
     """
+    for name, state in (("a", a), ("b", b)):
+        if not isinstance(state, tuple | list) or len(state) != 3:
+            raise TypeError(f"{name} must be a state (m, u, w) of three tensors, got {type(state).__name__}")
     (m_a, u_a, w_a), (m_b, u_b, w_b) = a, b
     for name, x in (("m_a", m_a), ("u_a", u_a), ("w_a", w_a), ("m_b", m_b), ("u_b", u_b), ("w_b", w_b)):
         check_tensor(name, x, floating=True)
+        if x is not m_a:
+            check_like(name, x, "m_a", m_a)
+    for name, x in (("u_a", u_a), ("m_b", m_b), ("u_b", u_b)):
+        if x.shape != m_a.shape:
+            raise ValueError(f"{name} has shape {tuple(x.shape)} but m_a has {tuple(m_a.shape)}: m and u share a shape")
+    for name, x in (("w_a", w_a), ("w_b", w_b)):
+        if x.shape[:-1] != m_a.shape or x.dim() != m_a.dim() + 1:
+            raise ValueError(f"{name} has shape {tuple(x.shape)}; it must be m's shape {tuple(m_a.shape)} plus (e,)")
+    if w_a.shape != w_b.shape:
+        raise ValueError(f"w_a has shape {tuple(w_a.shape)} but w_b has {tuple(w_b.shape)}")
     m = torch.maximum(m_a, m_b)
     m_safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # two empty blocks: scale by exp(-inf) = 0
     ca, cb = torch.exp(m_a - m_safe), torch.exp(m_b - m_safe)  # (...,): both <= 1
@@ -42,6 +55,8 @@ def scan_combine(a: State, b: State) -> State:
 
 def _scores(q, k, v, scale):
     check_tensor("q", q, min_ndim=1, floating=True)
+    check_tensor("k", k, min_ndim=2, floating=True)
+    check_tensor("v", v, min_ndim=2, floating=True)
     per_position = q.dim() == k.dim()
     _check_qkv(q if per_position else q[..., None, :], k, v)
     d, n = k.shape[-1], k.shape[-2]
@@ -83,6 +98,7 @@ def attention_rnn(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: floa
     q: (..., d) one query per sequence; k: (..., n, d), v: (..., n, e) -> (..., n, e).
     """
     check_tensor("q", q, min_ndim=1, floating=True)
+    check_tensor("k", k, min_ndim=2, floating=True)
     if q.dim() != k.dim() - 1:
         raise ValueError(f"attention_rnn takes one query per sequence, q (..., d), got q of shape {tuple(q.shape)}")
     s, vals, _ = _scores(q, k, v, scale)
