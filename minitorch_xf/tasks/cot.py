@@ -19,6 +19,7 @@ Shapes: b batch, L padded sequence length; ``training_batch`` returns inputs and
 
 from __future__ import annotations
 
+import numbers
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -59,6 +60,16 @@ def is_prime(p: int) -> bool:
     return p >= 2 and all(p % q for q in range(2, int(p**0.5) + 1))
 
 
+def _check_token_list(name: str, tokens) -> None:
+    """A list (or tuple) of token strings; a plain string is refused (it would be read one character per token)."""
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        hint = " (use .split())" if isinstance(tokens, str) else ""
+        raise TypeError(f"{name} must be a list of token strings, got {type(tokens).__name__} {tokens!r:.60}{hint}")
+    bad = [t for t in tokens if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"{name} must hold token strings, got {bad[:3]!r}")
+
+
 @dataclass
 class Example:
     """One problem: ``prompt`` and ``answer`` are token lists; ``steps`` a list of token lists (the CoT)."""
@@ -67,6 +78,15 @@ class Example:
     steps: list[list[str]]
     answer: list[str]
     step_sep: bool = True  # join the steps with ";" (multi-token steps) or not (one token per step)
+
+    def __post_init__(self):
+        for name in ("prompt", "answer"):
+            _check_token_list(name, getattr(self, name))
+        if isinstance(self.steps, (str, bytes)) or not isinstance(self.steps, Sequence):
+            raise TypeError(f"steps must be a list of token lists, got {type(self.steps).__name__}")
+        for i, step in enumerate(self.steps):
+            _check_token_list(f"steps[{i}]", step)
+        check_flag("step_sep", self.step_sep)
 
     def sequence(self, cot: bool) -> list[str]:
         """The full token sequence in the CoT (``cot=True``) or the direct format."""
@@ -462,11 +482,21 @@ class Tokenizer:
         return [self.ids[t] for t in tokens]
 
     def decode(self, ids) -> list[str]:
-        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
-        bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(self)]
+        """Ids (a list, a 1-D int tensor or array; numpy ints count as ints) -> token strings."""
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            raise TypeError(f"ids must be a sequence of int ids, got {type(ids).__name__}")
+        if isinstance(ids, torch.Tensor) and ids.dim() > 1:
+            raise ValueError(f"ids must be 1-D, got a tensor of shape {tuple(ids.shape)}")
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)  # tensors and numpy arrays -> Python ints
+        if not isinstance(ids, list):  # a 0-d tensor or array
+            raise ValueError(f"ids must be 1-D, got the scalar {ids!r}")
+        wrong_type = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+        if wrong_type:
+            raise TypeError(f"ids must be ints, got {wrong_type[:5]!r}")
+        bad = [int(i) for i in ids if not 0 <= i < len(self)]
         if bad:
             raise ValueError(f"ids {bad[:5]!r} are not in [0, {len(self)})")
-        return [self.vocab[i] for i in ids]
+        return [self.vocab[int(i)] for i in ids]
 
     def pad(self, seqs: Sequence[Sequence[int]], length: int | None = None) -> torch.Tensor:
         """Right-pad id lists with ``<pad>`` to ``length`` (default: the longest) -> (b, L) int64."""
@@ -485,8 +515,8 @@ def training_batch(examples: Sequence[Example], tokenizer: Tokenizer, cot: bool)
     The loss is taken on what the model writes: every token after the format's marker, ``<eos>`` included.
     """
     check_flag("cot", cot)
-    if not examples:
-        raise ValueError("examples is empty")
+    _check_examples(examples)
+    _check_tokenizer(tokenizer)
     seqs = [tokenizer.encode(ex.sequence(cot)) for ex in examples]
     ids = tokenizer.pad(seqs)  # (b, L)
     inputs, targets = ids[:, :-1], ids[:, 1:].clone()  # (b, L-1) each
@@ -497,25 +527,113 @@ def training_batch(examples: Sequence[Example], tokenizer: Tokenizer, cot: bool)
     return inputs, targets
 
 
+def _check_examples(examples) -> None:
+    """The caller's examples: a non-empty list or tuple of :class:`Example`."""
+    if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
+        raise TypeError(f"examples must be a list of Example, got {type(examples).__name__}")
+    if not examples:
+        raise ValueError("examples is empty")
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, Example):
+            raise TypeError(f"examples[{i}] must be an Example, got {type(ex).__name__}")
+
+
+def _check_tokenizer(tokenizer) -> None:
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"tokenizer must be a Tokenizer, got {type(tokenizer).__name__}")
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (cpu for a model with neither)."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+# The kinds of failure a scorer reports: the reasons counter groups by these, never by each distinct output.
+WRONG = "wrong answer"
+NO_EOS = "malformed: no <eos> in the output"
+NO_MARKER = "malformed: no '>' answer marker before <eos>"
+EMPTY = "malformed: empty answer after '>'"
+SPECIAL = "malformed: special token in the answer"
+NOT_STRING = "malformed: a token that is not a string"
+OUT_OF_VOCAB = "id outside vocabulary"
+
+
+def _malformed(what: str) -> str:
+    return f"malformed output: {what}"
+
+
+def _generated_ids(out, prompt: torch.Tensor) -> tuple[torch.Tensor | None, str]:
+    """Check what ``generate(prompt, n_new)`` returned: ``(ids, "")`` with ids (b, L) int64 on the cpu that start
+    with the prompt, or ``(None, reason)`` for output that cannot be read (the reason is a kind, not a value)."""
+    b, n_query = prompt.shape
+    if not isinstance(out, torch.Tensor):
+        return None, _malformed(f"generate returned {type(out).__name__}, not a tensor")
+    if out.is_meta:
+        return None, _malformed("a tensor without data (device meta)")
+    if out.dim() != 2:
+        return None, _malformed("not a (b, L) tensor")
+    if out.shape[0] != b:
+        return None, _malformed("wrong number of rows")
+    if out.dtype == torch.bool or out.is_floating_point() or out.is_complex():
+        return None, _malformed("ids that are not integers")
+    if out.shape[1] <= n_query:
+        return None, _malformed("no new tokens")
+    out = out.detach().cpu().long()
+    if not torch.equal(out[:, :n_query], prompt.cpu()):
+        return None, _malformed("does not start with the prompt")
+    return out, ""
+
+
+def _logits_rows(logits, b: int, length: int, vocab: int) -> tuple[torch.Tensor | None, str]:
+    """Check a forward pass's logits for (b, length) inputs: ``(logits (b, length, V) on the cpu, "")`` or
+    ``(None, reason)``. A vocabulary smaller than the tokenizer's cannot write every token: malformed."""
+    if not isinstance(logits, torch.Tensor):
+        return None, _malformed(f"the model returned {type(logits).__name__}, not a tensor")
+    if logits.is_meta:
+        return None, _malformed("a tensor without data (device meta)")
+    if logits.dim() != 3:
+        return None, _malformed("logits not of shape (b, L, vocab)")
+    if tuple(logits.shape[:2]) != (b, length):
+        return None, _malformed("logits of the wrong batch size or length")
+    if not logits.is_floating_point():
+        return None, _malformed("logits that are not floating point")
+    if logits.shape[2] < vocab:
+        return None, _malformed("logits over fewer tokens than the tokenizer's vocabulary")
+    return logits.detach().cpu(), ""
+
+
 def score_output(tokens: Sequence[str], expected: Sequence[str]) -> tuple[bool, str]:
     """Score a generated continuation on its final answer only: ``(correct, reason)``.
 
     The answer is what lies between the last ``>`` and the first ``<eos>``. Malformed output is wrong, with the
-    reason: no ``<eos>``, no ``>`` before it, an empty answer, or a special token inside the answer.
+    kind of failure as the reason (the same string for every output that fails the same way): no ``<eos>``, no
+    ``>`` before it, an empty answer, a special token inside the answer, or a token that is not a string.
+    ``tokens`` and ``expected`` are lists (or tuples) of token strings: a plain string is refused (it would be
+    read one character per token).
     """
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        hint = " (use .split())" if isinstance(tokens, str) else ""
+        raise TypeError(f"tokens must be a list of token strings, got {type(tokens).__name__} {tokens!r:.60}{hint}")
+    _check_token_list("expected", expected)
+    if not expected:
+        raise ValueError("expected is empty: an answer has at least one token")
     tokens = list(tokens)
+    if not all(isinstance(t, str) for t in tokens):
+        return False, NOT_STRING
     if EOS not in tokens:
-        return False, "malformed: no <eos> in the output"
+        return False, NO_EOS
     body = tokens[: tokens.index(EOS)]
     if ANSWER not in body:
-        return False, "malformed: no '>' answer marker before <eos>"
+        return False, NO_MARKER
     answer = body[len(body) - body[::-1].index(ANSWER) :]
     if not answer:
-        return False, "malformed: empty answer after '>'"
+        return False, EMPTY
     if any(t in SPECIALS for t in answer):
-        return False, f"malformed: special token in the answer {answer!r}"
+        return False, SPECIAL
     if answer != list(expected):
-        return False, "wrong answer"
+        return False, WRONG
     return True, "correct"
 
 
@@ -526,19 +644,21 @@ def evaluate(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: bool
     The scored text is the query's marker (``|`` or ``>``) followed by the generated tokens.
 
     Returns ``{"accuracy", "n", "reasons": Counter}``; ``max_new`` defaults to the longest target plus 4 tokens.
-    Examples are decoded in groups of equal query length (no padding inside a prompt).
+    Examples are decoded in groups of equal query length (no padding inside a prompt). Whatever ``generate``
+    returns is scored, never raised on: an id outside the tokenizer's vocabulary, output that is not a (b, L)
+    integer tensor starting with the prompt, or one with no new token counts as wrong, its kind in ``reasons``.
     """
     if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "generate", None)):
         raise TypeError(
             f"model must be an nn.Module with generate(prompt, n_new) (a Decoder), got {type(model).__name__}"
         )
+    _check_examples(examples)
+    _check_tokenizer(tokenizer)
     check_flag("cot", cot)
-    if not examples:
-        raise ValueError("examples is empty")
     if max_new is None:
         max_new = max(len(ex.sequence(cot)) - len(ex.query(cot)) for ex in examples) + 4
     check_positive("max_new", max_new)
-    device = next(model.parameters()).device
+    device = _model_device(model)
     reasons: Counter = Counter()
     groups: dict[int, list[Example]] = {}
     for ex in examples:
@@ -546,9 +666,15 @@ def evaluate(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: bool
     n_correct = 0
     for n_query, group in groups.items():
         prompt = torch.tensor([tokenizer.encode(ex.query(cot)) for ex in group], device=device)  # (b, n_query)
-        out = model.generate(prompt, max_new)[:, n_query - 1 :].cpu()  # (b, 1 + max_new): the marker, then output
-        for ex, row in zip(group, out, strict=True):
-            ok, why = score_output(tokenizer.decode(row), ex.answer)
+        out, why = _generated_ids(model.generate(prompt, max_new), prompt)  # (b, n_query + new)
+        if out is None:
+            reasons[why] += len(group)
+            continue
+        for ex, row in zip(group, out[:, n_query - 1 :].tolist(), strict=True):  # the marker, then the output
+            if any(not 0 <= i < len(tokenizer) for i in row):
+                ok, why = False, OUT_OF_VOCAB
+            else:
+                ok, why = score_output(tokenizer.decode(row), ex.answer)
             n_correct += ok
             reasons[why] += 1
     return {"accuracy": n_correct / len(examples), "n": len(examples), "reasons": reasons}
@@ -561,12 +687,19 @@ def exact_match(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: b
 
     One forward pass instead of one per generated token: a cheap early-stopping test. An example passes exactly
     when greedy decoding from its query writes the target sequence, so ``exact_match <= evaluate(...)["accuracy"]``.
+    Whatever the model returns is scored, never raised on: logits that are not (b, L, V) floats with V at least the
+    tokenizer's vocabulary score every example wrong, and a position whose logits are not all finite is wrong.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be an nn.Module (a Decoder), got {type(model).__name__}")
+    _check_examples(examples)
+    _check_tokenizer(tokenizer)
     inputs, targets = training_batch(examples, tokenizer, cot)  # (b, L-1) each, -100 where not scored
-    device = next(model.parameters()).device
-    predicted = model(inputs.to(device)).argmax(-1).cpu()  # (b, L-1)
+    logits, _ = _logits_rows(model(inputs.to(_model_device(model))), *inputs.shape, len(tokenizer))
+    if logits is None:
+        return 0.0
+    predicted = logits.argmax(-1)  # (b, L-1)
     scored = targets != -100
-    ok = ((predicted == targets) | ~scored).all(dim=1)  # (b,)
+    right = (predicted == targets) & torch.isfinite(logits).all(-1)  # (b, L-1)
+    ok = (right | ~scored).all(dim=1)  # (b,)
     return ok.float().mean().item()
