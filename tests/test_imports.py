@@ -109,3 +109,26 @@ def test_models_all_is_exported_from_nn():
 
     public = [name for name in models.__all__ if name != "POSITIONS"]
     assert set(public) <= set(nn.__all__), f"missing from minitorch_xf.nn: {set(public) - set(nn.__all__)}"
+
+
+def test_dir_lists_the_lazy_modules_and_no_private_helper():
+    """``dir(minitorch_xf)`` shows what ``minitorch_xf.<name>`` reaches, the lazily loaded modules included, in a
+    fresh interpreter (before anything imported them), and not the private ``_validate``."""
+    code = "import minitorch_xf as m; print(' '.join(dir(m)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    names = out.stdout.split()
+    assert {"checks", "kernels", "plot", "nn", "theory", "tasks", "train", "runtime", "report"} <= set(names), names
+    assert "_validate" not in names and names == sorted(names)
+
+
+def test_kernels_is_an_attribute_without_an_explicit_import_and_leaves_the_environment_alone():
+    """``minitorch_xf.kernels`` loads on first use; loading it (on CPU, where it switches Triton's interpreter on)
+    writes no TRITON_INTERPRET into the process environment that child processes inherit."""
+    code = (
+        "import os; os.environ.pop('TRITON_INTERPRET', None); import minitorch_xf as m; "
+        "k = m.kernels; print(k.softmax.__name__, os.environ.get('TRITON_INTERPRET', 'unset'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["softmax", "unset"]

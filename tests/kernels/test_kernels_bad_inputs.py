@@ -3,9 +3,11 @@ or an error under backend="triton") says why the kernel cannot run."""
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
@@ -129,15 +131,23 @@ def test_xf_no_triton_hides_triton(monkeypatch, value, hidden):
 
 
 @needs_triton
-def test_triton_imported_before_the_interpreter_was_set_is_refused(monkeypatch):
-    """Once triton is imported without TRITON_INTERPRET=1 its CPU interpreter cannot be switched on: say so and fall
-    back, rather than fail inside the kernel (here triton is in sys.modules already; only the variable is removed)."""
+def test_triton_imported_first_still_gets_the_interpreter_and_the_environment_is_left_alone(monkeypatch):
+    """On a machine without CUDA the package switches Triton's interpreter on through ``triton.knobs`` (in memory),
+    so it works even when triton was imported first (as ``torch.utils.flop_counter`` does), and it writes no
+    TRITON_INTERPRET into ``os.environ``; a triton without knobs is refused in that case, saying why."""
     if not _backend.INTERPRET:
         pytest.skip("only matters on a machine without CUDA")
-    monkeypatch.delenv("TRITON_INTERPRET")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     monkeypatch.delenv("XF_NO_TRITON", raising=False)
-    assert _backend._load_triton() == (None, _backend.LATE)
+    assert _backend._load_triton() == (_backend.triton, None)
     assert "TRITON_INTERPRET" not in os.environ  # the variable was not set behind the caller's back
+    assert _backend._interpreting(_backend.triton)
+
+    old = types.ModuleType("triton")  # no knobs: only the variable, read at import, switches the interpreter on
+    old.__spec__ = importlib.machinery.ModuleSpec("triton", None)
+    monkeypatch.setitem(sys.modules, "triton", old)
+    assert _backend._load_triton() == (None, _backend.LATE)
+    assert "TRITON_INTERPRET" not in os.environ
 
 
 @needs_triton
