@@ -34,7 +34,7 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_like, check_positive, check_tensor
+from .._validate import check_flag, check_like, check_positive, check_tensor
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
@@ -92,11 +92,37 @@ def _check_symmetric(name: str, w: torch.Tensor) -> torch.Tensor:
     return w
 
 
+def _check_psd(name: str, w: torch.Tensor) -> torch.Tensor:
+    r"""``w`` (symmetric) has no eigenvalue below $-\sqrt{\epsilon}\,\max|\lambda|$: the round-off of a $W^\top W$."""
+    eigs = torch.linalg.eigvalsh(w.detach().double().cpu())
+    scale = max(float(eigs.abs().max()), torch.finfo(torch.float64).tiny)
+    tol = torch.finfo(w.dtype).eps ** 0.5 * scale
+    if float(eigs.min()) < -tol:
+        raise ValueError(
+            f"{name} must be positive semi-definite (a W^T W), but its smallest eigenvalue is {float(eigs.min()):.3g}: "
+            f"with an indefinite {name} the 'distance' |y_i - y_j|^2_{name} can be negative, the energy is no longer "
+            "bounded below by -n^2 and the descent guarantee does not hold"
+        )
+    return w
+
+
 def _default_ws(y: torch.Tensor, w_s) -> torch.Tensor:
     d = y.shape[-1]
     if w_s is None:
         return torch.eye(d, dtype=y.dtype, device=y.device)
-    return _check_symmetric("w_s", _check_square("w_s", w_s, d, like=("y", y)))
+    return _check_psd("w_s", _check_symmetric("w_s", _check_square("w_s", w_s, d, like=("y", y))))
+
+
+def _check_step(step, allow_step_above_one: bool) -> float:
+    r"""A descent step $\alpha \in (0, 1]$, or any $\alpha > 0$ with the explicit opt-in."""
+    check_flag("allow_step_above_one", allow_step_above_one)
+    step = check_positive("step", step, integer=False)
+    if step > 1 and not allow_step_above_one:
+        raise ValueError(
+            f"step={step!r} is outside (0, 1]: the energy is guaranteed not to increase only for 0 < step <= 1 "
+            "(chapter 3, thm-energy-monotone); pass allow_step_above_one=True to take the step anyway"
+        )
+    return step
 
 
 def _half_sq_dists(y: torch.Tensor, w_s: torch.Tensor) -> torch.Tensor:
@@ -109,7 +135,7 @@ def kernel_weights(y: torch.Tensor, w_s: torch.Tensor | None = None) -> torch.Te
     r"""$\beta_{ij} = \rho'(z_{ij}) = \exp(-\tfrac12 \lVert y_i - y_j \rVert_{W_s}^2)$ (Yang et al., 2022).
 
     The MM weights of the pairwise energy with $\rho(z) = -e^{-z}$. ``y`` (..., n, d) -> (..., n, n), symmetric,
-    ones on the diagonal. ``w_s`` defaults to the identity.
+    ones on the diagonal. ``w_s`` (d, d), symmetric positive semi-definite, defaults to the identity.
     """
     y = _check_tokens(y)
     return torch.exp(-_half_sq_dists(y, _default_ws(y, w_s)))
@@ -119,7 +145,8 @@ def pairwise_energy(y: torch.Tensor, w_s: torch.Tensor | None = None) -> torch.T
     r"""$E_1(Y) = -\sum_{i,j} \exp(-\tfrac12 \lVert y_i - y_j \rVert_{W_s}^2)$ (Yang et al., 2022, $\rho(z)=-e^{-z}$).
 
     The attention energy without the optional regularizer $R(Y)$; the sum runs over all ordered pairs, the diagonal
-    included (it adds the constant $-n$). Bounded: $-n^2 \le E_1 \le -n$. ``y`` (..., n, d) -> (...,).
+    included (it adds the constant $-n$). Bounded: $-n^2 \le E_1 \le -n$ (``w_s`` must be symmetric positive
+    semi-definite, else this bound fails: an indefinite one raises). ``y`` (..., n, d) -> (...,).
     """
     return -kernel_weights(y, w_s).sum(dim=(-2, -1))
 
@@ -138,14 +165,17 @@ def pairwise_energy_grad(y: torch.Tensor, w_s: torch.Tensor | None = None) -> to
     return 2.0 * lap_y @ w_s
 
 
-def energy_descent_step(y: torch.Tensor, step: float = 1.0, w_s: torch.Tensor | None = None) -> torch.Tensor:
+def energy_descent_step(
+    y: torch.Tensor, step: float = 1.0, w_s: torch.Tensor | None = None, *, allow_step_above_one: bool = False
+) -> torch.Tensor:
     r"""$Y \leftarrow (1-\alpha) Y + \alpha D^{-1} B Y$: MM / preconditioned descent on $E_1$ (Yang et al., 2022).
 
     Equals $Y - \alpha (2D)^{-1} \nabla E_1(Y) W_s^{-1}$ when $W_s$ is invertible; with $\alpha = 1$ and tokens of
     equal $W_s$-norm it is softmax self-attention with $W_Q^\top W_K = W_s$ and $W_V = I$. Non-increasing energy
-    for $0 < \alpha \le 1$. ``y`` (..., n, d) -> (..., n, d).
+    for $0 < \alpha \le 1$: a larger ``step`` raises an error unless ``allow_step_above_one=True`` (to show the
+    guarantee fail). ``w_s`` must be symmetric positive semi-definite. ``y`` (..., n, d) -> (..., n, d).
     """
-    check_positive("step", step, integer=False)
+    step = _check_step(step, allow_step_above_one)
     beta = kernel_weights(y, w_s)  # (..., n, n)
     attn = beta / beta.sum(-1, keepdim=True)  # (..., n, n): rows sum to one
     return (1.0 - step) * y + step * (attn @ y)
@@ -238,13 +268,24 @@ class EnergyTransformer(nn.Module):
     Layer $t$: $Y^{(t+1)} = (1-\alpha) Y^{(t)} + \alpha D^{-1} B Y^{(t)}$ with $W_s = W^\top W$ shared across layers
     (symmetric and PSD by construction: the paper's condition), values tied to the input ($W_V = I$).
     ``forward(y)`` returns the final tokens; ``trajectory(y)`` returns all ``n_layers + 1`` states and energies.
+    ``step`` is $\alpha \in (0, 1]$ (larger only with ``allow_step_above_one=True``, as in
+    :func:`energy_descent_step`).
     """
 
-    def __init__(self, d: int, n_layers: int, step: float = 0.5, w: torch.Tensor | None = None):
+    def __init__(
+        self,
+        d: int,
+        n_layers: int,
+        step: float = 0.5,
+        w: torch.Tensor | None = None,
+        *,
+        allow_step_above_one: bool = False,
+    ):
         super().__init__()
         check_positive("d", d)
         check_positive("n_layers", n_layers)
-        self.d, self.n_layers, self.step = d, n_layers, check_positive("step", step, integer=False)
+        self.d, self.n_layers, self.step = d, n_layers, _check_step(step, allow_step_above_one)
+        self.allow_step_above_one = allow_step_above_one
         if w is None:
             w = torch.eye(d)
         _check_square("w", w, d)
@@ -270,7 +311,7 @@ class EnergyTransformer(nn.Module):
         y = self._check_input(y)
         w_s = self.w_s.to(y.dtype)
         for _ in range(self.n_layers):
-            y = energy_descent_step(y, self.step, w_s)
+            y = energy_descent_step(y, self.step, w_s, allow_step_above_one=self.allow_step_above_one)
         return y
 
     def trajectory(self, y: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -279,7 +320,7 @@ class EnergyTransformer(nn.Module):
         w_s = self.w_s.to(y.dtype)
         states, energies = [y], [pairwise_energy(y, w_s)]
         for _ in range(self.n_layers):
-            y = energy_descent_step(y, self.step, w_s)
+            y = energy_descent_step(y, self.step, w_s, allow_step_above_one=self.allow_step_above_one)
             states.append(y)
             energies.append(pairwise_energy(y, w_s))
         return states, torch.stack(energies)

@@ -101,6 +101,23 @@ def x_machine():
     return m, m.encode([1, 2], [(0, 1, 0)])
 
 
+INDEF = torch.diag(torch.tensor([1.0, 0.5, -0.5], dtype=F64))  # symmetric, one negative eigenvalue
+PSD = r"w_s must be positive semi-definite.*-0.5"
+RANK1 = torch.tensor([[1.0, 2.0, -1.0]]).T @ torch.tensor([[1.0, 2.0, -1.0]])  # float32 W^T W of rank 1
+
+
+def loop_energy(y, w_s):
+    """-sum_ij exp(-1/2 (y_i - y_j)^T W_s (y_i - y_j)), pair by pair."""
+    return -sum(torch.exp(-0.5 * (a - b) @ w_s @ (a - b)) for a in y for b in y)
+
+
+def sdpa_step(y, step):
+    """(1 - step) y + step softmax(y y^T) y, from torch's attention: the descent step for equal-norm tokens."""
+    return (1 - step) * y + step * torch.nn.functional.scaled_dot_product_attention(y, y, y, scale=1.0)
+
+
+LN = torch.nn.functional.layer_norm(Y, (3,), eps=0.0)  # equal norms
+
 COUNTER = ([5, 1, -1, 0, 0], [(2, 3, 1), (1, 0, 3), (4, 4, 0)])
 
 BAD = [
@@ -145,6 +162,22 @@ BAD = [
     Bad("EnergyTransformer w str", lambda: EnergyTransformer(3, 2, w="eye"), TypeError, r"w must be a torch.Tensor"),
     Bad("EnergyTransformer y d", lambda: EnergyTransformer(3, 2)(r(5, 4)), ValueError, r"d=3"),
     Bad("EnergyTransformer y 1-D", lambda: EnergyTransformer(3, 2)(r(3)), ValueError, r"y must have at least 2"),
+    # a step beyond (0, 1] loses the monotonicity guarantee; an indefinite W_s loses the energy's bounds
+    Bad(
+        "energy_descent_step step 2.5", lambda: energy_descent_step(Y, 2.5), ValueError, r"step=2.5 is outside \(0, 1\]"
+    ),
+    Bad(
+        "energy_descent_step opt-in str",
+        lambda: energy_descent_step(Y, 2.5, allow_step_above_one="yes"),
+        TypeError,
+        r"allow_step_above_one must be a bool",
+    ),
+    Bad("EnergyTransformer step 1.5", lambda: EnergyTransformer(3, 2, step=1.5), ValueError, r"step=1.5 is outside"),
+    Bad("energy_descent_step w_s indefinite", lambda: energy_descent_step(Y, 0.5, INDEF), ValueError, PSD),
+    Bad("pairwise_energy w_s indefinite", lambda: pairwise_energy(Y, INDEF), ValueError, PSD),
+    Bad("pairwise_energy_grad w_s indefinite", lambda: pairwise_energy_grad(Y, INDEF), ValueError, PSD),
+    Bad("kernel_weights w_s indefinite", lambda: kernel_weights(Y, INDEF), ValueError, PSD),
+    Bad("pairwise_energy w_s int", lambda: pairwise_energy(Y, torch.eye(3, dtype=torch.long)), TypeError, r"w_s must"),
     # ---- looped
     Bad("unroll step int", lambda: unroll(5, Y, 3), TypeError, r"step must be callable"),
     Bad("unroll n_loops=0", lambda: unroll(ident, Y, 0), ValueError, r"n_loops=0"),
@@ -266,6 +299,21 @@ HANDLED = [
     Handled("hopfield one pattern", lambda: hopfield_update(Y, PATTERNS[:1]), _close(PATTERNS[:1].expand(5, 3))),
     # one token: no pair to attract, the descent step leaves it in place
     Handled("descent one token", lambda: energy_descent_step(Y[:1]), _close(Y[:1])),
+    # step 2.5 with the explicit opt-in: the formula still applies (torch's attention on equal-norm tokens)
+    Handled(
+        "energy_descent_step step 2.5 opted in",
+        lambda: energy_descent_step(LN, 2.5, allow_step_above_one=True),
+        _close(sdpa_step(LN, 2.5)),
+    ),
+    Handled("energy_descent_step step 1 boundary", lambda: energy_descent_step(LN, 1), _close(sdpa_step(LN, 1.0))),
+    # a rank-1 W^T W in float32 (eigenvalues 0 up to round-off) is positive semi-definite
+    Handled(
+        "pairwise_energy w_s rank 1",
+        lambda: pairwise_energy(Y.float(), RANK1),
+        _close(loop_energy(Y.float(), RANK1)),
+    ),
+    # a numpy integer step of 1 is a valid step
+    Handled("energy_descent_step numpy step", lambda: energy_descent_step(LN, np.int64(1)), _close(sdpa_step(LN, 1.0))),
     # a jump target outside the program halts the machine (reported as pc = P)
     Handled("subleq jump out halts", lambda: subleq_interpreter(*COUNTER, 20), _halted),
 ]
