@@ -85,14 +85,28 @@ class DigitTask:
         """Greedy-decoding accuracy on fresh examples: per digit and per whole sequence.
 
         ``model`` is a :class:`~minitorch_xf.nn.Decoder` (any module with ``generate(prompt, n_new)``) whose
-        vocabulary holds the task's ``vocab_size`` tokens.
+        vocabulary holds the task's ``vocab_size`` tokens. Whatever ``generate`` returns is scored, never raised on:
+        output that is not a (b, L) integer tensor starting with the prompt scores 0, and each answer digit the
+        model did not write (too few new tokens) counts as wrong; a digit is never broadcast against the others.
         """
         if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "generate", None)):
             kind = type(model).__name__
             raise TypeError(f"model must be an nn.Module with a generate(prompt, n_new) method (a Decoder), got {kind}")
         check_positive("seed", seed, allow_zero=True)
         prompt, answer = self.prompts(batch_size, torch.Generator().manual_seed(seed))
-        device = next(model.parameters(), torch.empty(0)).device
-        out = model.generate(prompt.to(device), self.n)[:, self.n + 1 :].cpu()  # (b, n)
-        correct = out == answer
+        params = [*model.parameters(), *model.buffers()]
+        device = params[0].device if params else torch.device("cpu")
+        out = model.generate(prompt.to(device), self.n)
+        correct = torch.zeros_like(answer, dtype=torch.bool)  # (b, n): a digit not written is wrong
+        if (
+            isinstance(out, torch.Tensor)
+            and not out.is_meta
+            and out.dim() == 2
+            and out.shape[0] == batch_size
+            and not (out.dtype == torch.bool or out.is_floating_point() or out.is_complex())
+        ):
+            out = out.detach().cpu().long()
+            if torch.equal(out[:, : self.n + 1], prompt):
+                new = out[:, self.n + 1 : 2 * self.n + 1]  # (b, <= n): what the model wrote
+                correct[:, : new.shape[1]] = new == answer[:, : new.shape[1]]
         return {"token_acc": correct.float().mean().item(), "seq_acc": correct.all(-1).float().mean().item()}

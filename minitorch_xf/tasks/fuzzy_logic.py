@@ -25,7 +25,14 @@ from itertools import combinations, product
 
 import torch
 
-from .._validate import check_choice, check_generator, check_number, check_positive, check_tensor
+from .._validate import (
+    check_choice,
+    check_generator,
+    check_number,
+    check_positive,
+    check_same_device,
+    check_tensor,
+)
 
 __all__ = ["FuzzyLogicTask", "r_squared", "zadeh_dnf"]
 
@@ -61,6 +68,15 @@ def zadeh_dnf(signs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     check_tensor("x", x, min_ndim=2, floating=True)
     if signs.shape[-1] != x.shape[-1]:
         raise ValueError(f"signs has n={signs.shape[-1]} variables but x has n={x.shape[-1]}")
+    if signs.is_complex() or x.is_complex():
+        raise TypeError(f"signs and x must be real, got dtypes {signs.dtype} and {x.dtype}")
+    check_same_device(signs=signs, x=x)
+    if signs.shape[-2] == 0 or signs.shape[-1] == 0:
+        raise ValueError(f"signs has shape {tuple(signs.shape)}: a term needs K >= 1 conjunctions of n >= 1 variables")
+    if not signs.is_meta and not ((signs == 0) | (signs == 1)).all():
+        raise ValueError("signs must hold only 0 and 1 (1: the variable, 0: its negation)")
+    if not x.is_meta and x.numel() and not ((x >= 0) & (x <= 1)).all():
+        raise ValueError(f"x must lie in [0, 1] (NaN is not), got values in [{x.min().item()}, {x.max().item()}]")
     s = signs.to(torch.bool).unsqueeze(-3)  # (..., 1, K, n)
     xx = x.unsqueeze(-2)  # (..., p, 1, n)
     literals = torch.where(s, xx, 1 - xx)  # (..., p, K, n): not
@@ -119,6 +135,14 @@ class FuzzyLogicTask:
 
     def signs(self, split: str, term_ids: torch.Tensor) -> torch.Tensor:
         """The sign patterns (b, K, n) of the terms ``term_ids`` (indices into ``self.terms[split]``)."""
+        check_choice("split", split, SPLITS)
+        check_tensor("term_ids", term_ids)
+        if term_ids.is_floating_point() or term_ids.is_complex() or term_ids.dtype == torch.bool:
+            raise TypeError(f"term_ids must be an integer tensor of term indices, got dtype={term_ids.dtype}")
+        n_terms = len(self.terms[split])
+        if term_ids.numel() and (int(term_ids.min()) < 0 or int(term_ids.max()) >= n_terms):
+            lo, hi = int(term_ids.min()), int(term_ids.max())
+            raise ValueError(f"term_ids hold values in [{lo}, {hi}], outside [0, {n_terms}) (the {split!r} terms)")
         return self.conjunctions[self.terms[split][term_ids]]
 
     def sample(self, batch: int, split: str = "train", generator: torch.Generator | None = None):
@@ -141,10 +165,27 @@ def r_squared(pred: torch.Tensor, target: torch.Tensor, tokens: torch.Tensor) ->
     r"""$R^2 = 1 - \overline{(\hat y - y)^2} / \overline{(y - \bar y_{\text{ctx}})^2}$: 0 for the in-context mean.
 
     The baseline predicts each sequence's mean context label, as the authors' ``base_mse``. A non-finite prediction
-    is scored as wrong with the largest error a label in [0, 1] allows (1), never as NaN.
+    is scored as wrong with the largest error a label in [0, 1] allows (1), never as NaN. ``pred`` and ``target``
+    are (b,), ``tokens`` (b, p, n + 1) with p >= 2 (a context label); a zero baseline error (every target equal to
+    its context mean) leaves $R^2$ undefined and is refused.
     """
+    check_tensor("tokens", tokens, ndim=3, floating=True)
+    check_tensor("target", target, ndim=1, floating=True)
+    check_tensor("pred", pred, ndim=1)
+    b, p, _ = tokens.shape
+    if b == 0 or p < 2:
+        raise ValueError(f"tokens has shape {tuple(tokens.shape)}; it needs b >= 1 sequences of p >= 2 points")
+    if tuple(target.shape) != (b,):
+        raise ValueError(f"target has shape {tuple(target.shape)}; expected (b,) = ({b},) as tokens")
+    if tuple(pred.shape) != (b,):
+        raise ValueError(f"pred has shape {tuple(pred.shape)}; expected (b,) = ({b},) as target")
+    if pred.is_complex() or pred.dtype == torch.bool:
+        raise TypeError(f"pred must be a real tensor, got dtype={pred.dtype}")
+    check_same_device(pred=pred, target=target, tokens=tokens)
     ctx_mean = tokens[:, :-1, -1].mean(-1)  # (b,)
-    base = (target - ctx_mean).pow(2)
-    err = (pred - target).pow(2)
+    base = (target - ctx_mean).pow(2).mean()
+    if not base > 0:
+        raise ValueError(f"the baseline error of target against tokens' context mean is {base.item()}: R^2 undefined")
+    err = (pred.to(target.dtype) - target).pow(2)
     err = torch.where(torch.isfinite(err), err, torch.ones_like(err))
-    return float(1 - err.mean() / base.mean())
+    return float(1 - err.mean() / base)

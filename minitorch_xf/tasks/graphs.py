@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import check_flag, check_generator, check_number, check_positive
-from .cot import Example, _check_rng, _Task
+from .cot import Example, _check_examples, _check_rng, _check_tokenizer, _logits_rows, _model_device, _Task
 
 __all__ = [
     "SearchTask",
@@ -275,24 +275,32 @@ def branch_choice_accuracy(model, examples, tokenizer) -> float:
 
     One forward pass per group of equal-length prompts: at the ``>`` marker, compare the logits of the start's
     children only (the candidates the search must choose between), so chance is ``1 / n_branches`` whatever else
-    the model writes.
+    the model writes. Whatever the model returns is scored, never raised on: logits that are not (b, L, V) floats
+    with V at least the tokenizer's vocabulary score the group wrong, and so does a problem whose children's logits
+    are not all finite.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be an nn.Module (a Decoder), got {type(model).__name__}")
-    if not examples:
-        raise ValueError("examples is empty")
-    device = next(model.parameters()).device
+    _check_examples(examples)
+    _check_tokenizer(tokenizer)
+    for i, ex in enumerate(examples):
+        if ex.prompt.count(QUERY) != 1 or len(ex.answer) != 1:
+            raise ValueError(f"examples[{i}] is not a search problem (one {QUERY!r} query, a one-token answer)")
+    device = _model_device(model)
     groups: dict[int, list[Example]] = {}
     for ex in examples:
         groups.setdefault(len(ex.prompt), []).append(ex)
     correct = 0
     for group in groups.values():
         queries = torch.tensor([tokenizer.encode(ex.query(cot=False)) for ex in group], device=device)  # (b, n)
-        logits = model(queries)[:, -1].cpu()  # (b, V): the answer's logits, read at the ">" marker
-        for ex, row in zip(group, logits, strict=True):
+        logits, _ = _logits_rows(model(queries), *queries.shape, len(tokenizer))
+        if logits is None:
+            continue  # malformed output: every problem of the group is wrong
+        for ex, row in zip(group, logits[:, -1], strict=True):  # the answer's logits, read at the ">" marker
             q = ex.prompt.index(QUERY)  # the query "Q start goal" comes last, or first (query_first)
             start, edges = ex.prompt[q + 1], ex.prompt[:q] + ex.prompt[q + 3 :]
             children = [edges[i + 2] for i in range(0, len(edges), 3) if edges[i + 1] == start]
-            best = children[int(row[tokenizer.encode(children)].argmax())]
-            correct += best == ex.answer[0]
+            scores = row[tokenizer.encode(children)]
+            if children and torch.isfinite(scores).all():
+                correct += children[int(scores.argmax())] == ex.answer[0]
     return correct / len(examples)

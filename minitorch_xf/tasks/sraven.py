@@ -32,6 +32,8 @@ Shape glossary: b problems, r rows, c columns, f features (attributes), V values
 
 from __future__ import annotations
 
+import math
+import warnings
 from itertools import combinations_with_replacement, permutations, product
 
 import torch
@@ -52,6 +54,7 @@ RULES = (
 )
 SPLITS = ("train", "ood")
 MAX_REDRAWS = 1000  # rounds of redrawing ambiguous problems before giving up (one round removes ~80 % of them)
+MAX_LATENTS = 10**6  # rule combinations SRavenTask enumerates (n_features <= 20)
 CHUNK = 4096  # problems per chunk of the ambiguity test (memory: about CHUNK * f**grid * V * grid integers)
 
 
@@ -160,6 +163,11 @@ class SRavenTask:
             raise TypeError(f"permute must be a bool (True or False), got {permute!r}")
         if not isinstance(unique, bool):
             raise TypeError(f"unique must be a bool (True or False), got {unique!r}")
+        n_latents = math.comb(len(RULES) + n_features - 1, n_features)
+        if n_latents > MAX_LATENTS:
+            raise ValueError(
+                f"n_features={n_features} gives {n_latents} rule combinations to enumerate (at most {MAX_LATENTS})"
+            )
         self.n_features, self.n_values, self.grid, self.permute = n_features, n_values, grid, permute
         self.unique = unique
         latents = torch.tensor(list(combinations_with_replacement(range(len(RULES)), n_features)), dtype=torch.long)
@@ -170,7 +178,17 @@ class SRavenTask:
 
     def grids(self, rules: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Fresh instances of the given ``rules`` (b, f) -> values (b, r, c, f), before any permutation."""
+        check_tensor("rules", rules, ndim=2)
+        if rules.is_floating_point() or rules.is_complex() or rules.dtype == torch.bool:
+            raise TypeError(f"rules must be an integer tensor of rule indices, got dtype={rules.dtype}")
         b, f = rules.shape
+        if f != self.n_features:
+            raise ValueError(f"rules has shape {tuple(rules.shape)}; expected (b, n_features={self.n_features})")
+        if rules.numel() and (int(rules.min()) < 0 or int(rules.max()) >= len(RULES)):
+            raise ValueError(
+                f"rules holds rule indices in [{int(rules.min())}, {int(rules.max())}], outside [0, {len(RULES)})"
+            )
+        check_generator("generator", generator)
         all_rules = _rule_grids(b * f, self.grid, self.n_values, generator)  # (8, b f, r, c)
         picked = all_rules[rules.flatten(), torch.arange(b * f)]  # (b f, r, c)
         return picked.view(b, f, self.grid, self.grid).permute(0, 2, 3, 1)  # (b, r, c, f)
@@ -220,11 +238,27 @@ def panel_accuracy(logits: torch.Tensor, answer: torch.Tensor) -> tuple[float, f
     """(panel accuracy, attribute accuracy) of ``logits`` (b, f, V) against ``answer`` (b, f).
 
     A panel counts only when every attribute is right; an attribute whose logits are not all finite counts as
-    wrong (never as a NaN score).
+    wrong (never as a NaN score). ``answer`` (the task's, an integer tensor) is checked; ``logits`` is the model's
+    output and is scored, never raised on: logits that are not a floating (b, f, V) tensor matching ``answer``
+    score (0.0, 0.0), with a ``RuntimeWarning`` saying why.
     """
-    check_tensor("logits", logits, ndim=3, floating=True)
     check_tensor("answer", answer, ndim=2)
-    if logits.shape[:2] != answer.shape:
-        raise ValueError(f"logits {tuple(logits.shape)} and answer {tuple(answer.shape)} disagree in (b, f)")
-    right = (logits.argmax(-1) == answer) & torch.isfinite(logits).all(-1)  # (b, f)
+    if answer.is_floating_point() or answer.is_complex() or answer.dtype == torch.bool:
+        raise TypeError(f"answer must be an integer tensor of attribute values, got dtype={answer.dtype}")
+    if answer.numel() == 0:
+        raise ValueError(f"answer has shape {tuple(answer.shape)}: nothing to score")
+    why = None
+    if not isinstance(logits, torch.Tensor):
+        why = f"logits is a {type(logits).__name__}, not a tensor"
+    elif logits.is_meta:
+        why = "logits is a tensor without data (device meta)"
+    elif logits.dim() != 3 or tuple(logits.shape[:2]) != tuple(answer.shape) or logits.shape[2] == 0:
+        why = f"logits {tuple(logits.shape)} is not (b, f, V) with (b, f) = answer's {tuple(answer.shape)}"
+    elif not logits.is_floating_point():
+        why = f"logits has dtype {logits.dtype}, not a floating dtype"
+    if why is not None:
+        warnings.warn(f"panel_accuracy: malformed model output scored wrong: {why}", RuntimeWarning, stacklevel=2)
+        return 0.0, 0.0
+    logits = logits.detach().cpu()
+    right = (logits.argmax(-1) == answer.cpu()) & torch.isfinite(logits).all(-1)  # (b, f)
     return float(right.all(-1).float().mean()), float(right.float().mean())
