@@ -20,6 +20,7 @@ This module holds the only global state of the package: nothing else reads the e
 
 from __future__ import annotations
 
+import numbers
 import os
 import random
 import time
@@ -37,6 +38,7 @@ LONG_BUDGET_S = 1800
 SMOKE_STEPS = 2  # the step counts of a smoke run (XF_SMOKE=1): enough to run a forward, a backward and an update
 SMOKE_EVALS = 8  # the evaluation-set sizes of a smoke run (``Runtime.evals``): a batch, not a statistic
 DEVICES = ("cpu", "cuda", "mps")
+SEED_LIMIT = 2**64  # torch.manual_seed takes seeds in [0, 2**64): unsigned 64-bit
 T = TypeVar("T")
 # When this module was first imported (a notebook's setup cell): the start of a notebook's recorded wall time.
 STARTED = time.monotonic()
@@ -44,6 +46,7 @@ STARTED = time.monotonic()
 __all__ = [
     "LONG_BUDGET_S",
     "PROFILES",
+    "SEED_LIMIT",
     "SMOKE_EVALS",
     "SMOKE_STEPS",
     "Runtime",
@@ -130,15 +133,26 @@ def record_dir() -> Path | None:
 
 
 def _non_negative_int(name: str, value) -> int:
-    """``value`` is a non-negative int (not a bool); ValueError naming ``name`` otherwise."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    """``value`` is a non-negative int (not a bool; numpy ints accepted); ValueError naming ``name`` otherwise."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
         raise ValueError(f"{name}={value!r} must be a non-negative int")
+    return int(value)
+
+
+def _seed(name: str, value) -> int:
+    """A seed torch accepts: a non-negative int below ``SEED_LIMIT`` (2**64)."""
+    value = _non_negative_int(name, value)
+    if value >= SEED_LIMIT:
+        raise ValueError(f"{name}={value!r} is too large: torch's seeds are unsigned 64-bit ints, in [0, 2**64)")
     return value
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch (all devices); return a CPU ``torch.Generator`` seeded the same way."""
-    _non_negative_int("seed", seed)
+    """Seed Python, NumPy and torch (all devices); return a CPU ``torch.Generator`` seeded the same way.
+
+    ``seed`` is an int in [0, 2**64) (what torch accepts; numpy ints too).
+    """
+    seed = _seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 -- seeds the legacy global RNG that user code may still call
     torch.manual_seed(seed)
@@ -146,9 +160,9 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def seed_from_env(seed: int | None = None) -> int:
-    """The run's seed: the argument, else ``$XF_SEED``, else 0; a non-negative int either way."""
+    """The run's seed: the argument, else ``$XF_SEED``, else 0; an int in [0, 2**64) either way."""
     if seed is not None:
-        return _non_negative_int("seed", seed)
+        return _seed("seed", seed)
     value = os.environ.get("XF_SEED", "").strip()
     if not value:
         return 0
@@ -158,6 +172,8 @@ def seed_from_env(seed: int | None = None) -> int:
         raise ValueError(f"XF_SEED={value!r} must be a non-negative int") from None
     if n < 0:
         raise ValueError(f"XF_SEED={value!r} must be a non-negative int")
+    if n >= SEED_LIMIT:
+        raise ValueError(f"XF_SEED={value!r} is too large: torch's seeds are unsigned 64-bit ints, in [0, 2**64)")
     return n
 
 
@@ -168,6 +184,16 @@ class Runtime:
     device: torch.device
     profile: str
     seed: int
+
+    def __post_init__(self):
+        if not isinstance(self.device, torch.device):
+            raise TypeError(
+                f"device must be a torch.device (runtime.choose_device gives one), got {self.device!r} "
+                f"({type(self.device).__name__})"
+            )
+        if not isinstance(self.profile, str) or self.profile not in PROFILES:
+            raise ValueError(f"profile={self.profile!r} is not one of {PROFILES}")
+        object.__setattr__(self, "seed", _seed("seed", self.seed))
 
     def pick(self, ci: T, full: T, *, long: T | None = None) -> T:
         return pick(ci, full, self.profile, long=long)
@@ -196,13 +222,18 @@ class Runtime:
 
         Runs with different ``XF_SEED`` get disjoint sets (for ``n <= 1000``), so a second seed tests new runs.
         """
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= n <= 1000:
             raise ValueError(f"n={n!r} must be an int in [1, 1000]")
-        return [1000 * self.seed + i for i in range(n)]
+        if 1000 * self.seed + int(n) > SEED_LIMIT:
+            raise ValueError(f"seeds({n}) with seed={self.seed} would pass torch's largest seed, 2**64 - 1")
+        return [1000 * self.seed + i for i in range(int(n))]
 
     def generator(self, offset: int = 0) -> torch.Generator:
         """A CPU ``torch.Generator`` seeded with ``rt.seed + offset``: a separate, reproducible stream per use."""
-        return torch.Generator().manual_seed(self.seed + _non_negative_int("offset", offset))
+        offset = _non_negative_int("offset", offset)
+        if self.seed + offset >= SEED_LIMIT:
+            raise ValueError(f"offset={offset} with seed={self.seed} passes torch's largest seed, 2**64 - 1")
+        return torch.Generator().manual_seed(self.seed + offset)
 
     def __str__(self) -> str:
         return f"device={self.device.type} profile={self.profile} seed={self.seed} torch={torch.__version__}"
@@ -212,8 +243,13 @@ def cpu_threads(profile: str, threads: int | None = None) -> int:
     """Intra-op CPU threads: the argument, else ``$XF_THREADS``, else 1 under ``ci``, all cores under ``long``/``full``.
 
     The ``ci`` models are tiny: a second thread buys little, and on a shared machine OpenMP threads that wait for
-    each other made a notebook up to 10x slower. One thread keeps ``ci`` timings small and stable.
+    each other made a notebook up to 10x slower. One thread keeps ``ci`` timings small and stable. ``profile`` is one
+    of ``PROFILES``; ``threads`` an int >= 1 (a float or a bool is refused, not rounded).
     """
+    if not isinstance(profile, str) or profile not in PROFILES:
+        raise ValueError(f"profile={profile!r} is not one of {PROFILES}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)):
+        raise ValueError(f"threads={threads!r} must be a positive int")
     value = threads if threads is not None else os.environ.get("XF_THREADS")
     if value is None:
         return 1 if profile == "ci" else (os.cpu_count() or 1)
@@ -238,6 +274,8 @@ def setup(
     The seed is the argument, else ``$XF_SEED``, else 0. Safe to call again: it only re-seeds and re-reads the
     environment.
     """
+    if not isinstance(verbose, bool):
+        raise TypeError(f"verbose must be a bool (True or False), got {verbose!r} ({type(verbose).__name__})")
     rt = Runtime(device=choose_device(device), profile=get_profile(profile), seed=seed_from_env(seed))
     torch.set_num_threads(cpu_threads(rt.profile, threads))
     seed_everything(rt.seed)
