@@ -57,6 +57,9 @@ class DigitTask:
             raise TypeError(f"digits must be an integer tensor, got dtype={digits.dtype}")
         if digits.shape[1] != self.n:
             raise ValueError(f"digits has shape {tuple(digits.shape)}; expected (b, n) with n={self.n}")
+        if digits.numel() and (int(digits.min()) < 0 or int(digits.max()) >= self.base):
+            lo, hi = int(digits.min()), int(digits.max())
+            raise ValueError(f"digits hold values in [{lo}, {hi}], outside [0, base={self.base})")
         return digits.sort(dim=-1).values if self.kind == "sort" else digits.flip(-1)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None):

@@ -57,6 +57,7 @@ SPECIALS = (PAD, EOS, COT, ANSWER, SEP)
 
 def is_prime(p: int) -> bool:
     """Trial division: is the int ``p`` a prime."""
+    p = check_number("p", p, integer=True)
     return p >= 2 and all(p % q for q in range(2, int(p**0.5) + 1))
 
 
@@ -457,7 +458,10 @@ class Tokenizer:
     """Token strings <-> ids; id 0 is ``<pad>``. ``Tokenizer(task.vocabulary())`` or several tasks' union."""
 
     def __init__(self, vocab: Sequence[str]):
+        if isinstance(vocab, (str, bytes)) or not hasattr(vocab, "__iter__"):
+            raise TypeError(f"vocab must be a list of token strings, got {type(vocab).__name__} {vocab!r:.60}")
         vocab = list(vocab)
+        _check_token_list("vocab", vocab)
         if not vocab or vocab[0] != PAD:
             raise ValueError(f"vocab must start with {PAD!r} (id 0), got {vocab[:3]!r}")
         if len(set(vocab)) != len(vocab):

@@ -21,6 +21,7 @@ Shapes: n vertices, m edges; edge tensors are (m, 2), reachability vectors (n,) 
 
 from __future__ import annotations
 
+import numbers
 import random
 from dataclasses import dataclass
 
@@ -55,6 +56,8 @@ def check_graph(edges, n: int) -> list[tuple[int, int]]:
     if n < 1:
         raise ValueError(f"n={n}: an empty graph has no vertex to search from; n must be >= 1")
     if isinstance(edges, torch.Tensor):
+        if edges.is_meta:
+            raise ValueError("edges is a tensor without data (device meta): give a cpu or cuda tensor")
         if edges.dtype.is_floating_point or edges.dtype == torch.bool or edges.is_complex():
             raise TypeError(f"edges must be an int tensor of shape (m, 2), got dtype={edges.dtype}")
         if edges.dim() != 2 or edges.shape[1] != 2:
@@ -69,7 +72,7 @@ def check_graph(edges, n: int) -> list[tuple[int, int]]:
         if not isinstance(e, (list, tuple)) or len(e) != 2:
             raise ValueError(f"edges[{i}]={e!r} is not a pair (u, v)")
         for x in e:
-            if isinstance(x, bool) or not isinstance(x, int):
+            if isinstance(x, bool) or not isinstance(x, numbers.Integral):
                 raise TypeError(f"edges[{i}]={e!r}: vertices must be ints, got {x!r} ({type(x).__name__})")
             if not 0 <= x < n:
                 raise ValueError(f"edges[{i}]={e!r}: vertex {x} is not in [0, n={n})")

@@ -125,6 +125,9 @@ def ambiguous(values: torch.Tensor, n_values: int, permute: bool) -> torch.Tenso
     b, r, c, f = values.shape
     if r != c:
         raise ValueError(f"values must hold square grids (b, r, c, f), got r={r}, c={c}")
+    if values.numel() and (int(values.min()) < 0 or int(values.max()) >= n_values):
+        lo, hi = int(values.min()), int(values.max())
+        raise ValueError(f"values hold [{lo}, {hi}], outside [0, n_values={n_values})")
     if b > CHUNK:
         return torch.cat([ambiguous(part, n_values, permute) for part in values.split(CHUNK)])
     slots, index = _slot_tuples(f, c, permute)  # (m, c), (P, f)
