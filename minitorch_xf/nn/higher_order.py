@@ -316,12 +316,12 @@ class OneLayerClassifier(nn.Module):
         check_tensor("tokens", tokens, ndim=2)
         if tokens.is_floating_point() or tokens.dtype == torch.bool:
             raise TypeError(f"tokens must be an integer tensor, got dtype={tokens.dtype}")
+        check_same_device(tokens=tokens, parameters=self.embed.weight)
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
             lo, hi = int(tokens.min()), int(tokens.max())
             raise ValueError(f"tokens hold values in [{lo}, {hi}] but vocab_size={self.vocab_size}")
         if tokens.shape[1] == 0:
             raise ValueError(f"tokens has shape {tuple(tokens.shape)}: attention needs at least one token per sequence")
-        check_same_device(tokens=tokens, parameters=self.embed.weight)
         x = self.embed(tokens)  # (b, n, d_model)
         h = self.norm(x + self.attn(x))  # (b, n, d_model)
         return self.readout(h).squeeze(-1)  # (b, n)

@@ -80,7 +80,13 @@ BAD = [
     Bad("sraven frac_ood=1", lambda: SRavenTask(frac_ood=1.0), ValueError, r"frac_ood=1.0"),
     Bad("sraven split", lambda: SRavenTask().sample(2, "test"), ValueError, r"split='test'"),
     Bad("sraven no ood", lambda: SRavenTask(frac_ood=0.0).sample(2, "ood"), ValueError, r"split='ood' has no"),
-    Bad("accuracy shapes", lambda: panel_accuracy(r(2, 3, 4), torch.zeros(2, 4)), ValueError, r"logits \(2, 3, 4\)"),
+    # a malformed model output is scored wrong (issue 21); a float answer (the ground truth) is a caller's error
+    Bad(
+        "panel_accuracy float answer",
+        lambda: panel_accuracy(r(2, 4, 3), torch.zeros(2, 4)),
+        TypeError,
+        r"answer must be an integer tensor",
+    ),
 ]
 
 HANDLED = [
