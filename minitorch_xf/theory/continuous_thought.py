@@ -30,10 +30,19 @@ Residual stream of width ``3 d + max_len + 3``: ``[content | source buffer | tar
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
-from .._validate import check_choice, check_generator, check_like, check_number, check_positive, check_tensor
+from .._validate import (
+    check_choice,
+    check_float_dtype,
+    check_generator,
+    check_like,
+    check_number,
+    check_positive,
+    check_tensor,
+)
 from ..tasks.graphs import _check_vertex, check_graph
 
 __all__ = [
@@ -52,9 +61,11 @@ def vertex_embeddings(
     """(n, d) vertex embeddings: one-hot rows (``d=None`` or ``d=n`` without a generator) or random unit vectors."""
     check_positive("n", n)
     check_generator("generator", generator)
-    if d is None:
+    check_float_dtype("dtype", dtype)
+    if d is not None:
+        check_positive("d", d)
+    if d is None or (d == n and generator is None):
         return torch.eye(n, dtype=dtype)
-    check_positive("d", d)
     u = torch.randn(n, d, generator=generator, dtype=dtype)  # (n, d)
     return u / u.norm(dim=1, keepdim=True)
 
@@ -82,6 +93,32 @@ def frontier_superposition(embeddings: torch.Tensor, vertices) -> torch.Tensor:
     return u[vs].sum(0) / math.sqrt(len(vs))
 
 
+def _check_decoder(decoder, u: torch.Tensor) -> str:
+    """The readout for ``u``: the default refuses non-orthonormal embeddings; ``"dual"`` warns when it is inexact."""
+    if decoder is not None:
+        check_choice("decoder", decoder, DECODERS)
+    if decoder is None:
+        u_d = u.detach()
+        off = float((u_d @ u_d.T - torch.eye(u.shape[0], dtype=u.dtype, device=u.device)).abs().max())
+        if off > 1e3 * torch.finfo(u.dtype).eps:
+            raise ValueError(
+                f"embeddings are not orthonormal (max |<u_v, u_w> - [v = w]| = {off:.3g}): the default matched "
+                "readout then mixes in cross-talk and can give impossible answers (the root unreachable from "
+                "itself); pass decoder='dual' (exact when the n embeddings are linearly independent, n <= d), or "
+                "decoder='matched' to accept the cross-talk"
+            )
+        return "matched"
+    if decoder == "dual":
+        rank = int(torch.linalg.matrix_rank(u.detach().double()))
+        if rank < u.shape[0]:
+            warnings.warn(
+                f"embeddings have rank {rank} < n={u.shape[0]} (linearly dependent, e.g. n > d): the dual readout "
+                "is not exact and reachability answers can be wrong",
+                stacklevel=3,
+            )
+    return decoder
+
+
 class ContinuousThoughtSearch:
     """The two-layer construction above, for graphs on the ``n`` vertices of ``embeddings`` (n, d).
 
@@ -91,7 +128,11 @@ class ContinuousThoughtSearch:
         max_steps: the most thoughts :meth:`thoughts` may run.
         beta: the attention sharpness of both layers (scores are multiplied by it); default ``50 * sqrt(n)``.
         decoder: ``"matched"`` (the filter reads $\\langle u_v, z\\rangle$) or ``"dual"`` (it reads with the dual
-            basis $U^+$, exact when the $n$ embeddings are linearly independent, i.e. $n \\le d$).
+            basis $U^+$, exact when the $n$ embeddings are linearly independent, i.e. $n \\le d$). The default,
+            ``None``, is ``"matched"`` for orthonormal embeddings and raises for any others: there the matched
+            readout mixes in cross-talk and gives impossible answers (chapter 7, "Random embeddings"; even the
+            root can read as unreachable from itself), so pass ``"dual"``, or ``"matched"`` to study the failure.
+            ``"dual"`` with linearly dependent embeddings warns: it is not exact there either.
     """
 
     def __init__(
@@ -100,14 +141,14 @@ class ContinuousThoughtSearch:
         max_edges: int,
         max_steps: int | None = None,
         beta: float | None = None,
-        decoder: str = "matched",
+        decoder: str | None = None,
     ):
         u = _check_embeddings(embeddings)
         n, d = u.shape
         check_positive("max_edges", max_edges)
         max_steps = n if max_steps is None else check_positive("max_steps", max_steps)
         beta = 50.0 * math.sqrt(n) if beta is None else check_number("beta", beta, low=0, low_open=True)
-        check_choice("decoder", decoder, DECODERS)
+        decoder = _check_decoder(decoder, u)
         self.u, self.n, self.d, self.beta, self.decoder = u, n, d, beta, decoder
         self.max_edges, self.max_steps = max_edges, max_steps
         self.max_len = 3 * max_edges + 2 + max_steps

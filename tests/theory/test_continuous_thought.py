@@ -238,3 +238,16 @@ def test_branch_choice_accuracy_scores_an_oracle_one_and_a_constant_about_half()
     constant = torch.nn.Linear(1, 1)
     constant.forward = lambda tokens: torch.zeros(*tokens.shape, len(tok))  # ties -> the first child listed
     assert 0.4 < branch_choice_accuracy(constant, examples, tok) < 0.6
+
+
+def test_dual_readout_with_dependent_embeddings_warns():
+    """n > d random embeddings are linearly dependent: the dual readout is not exact, and says so."""
+    u = vertex_embeddings(6, 3, torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match=r"rank 3 < n=6"):
+        ContinuousThoughtSearch(u, max_edges=2, decoder="dual")
+
+
+def test_matched_readout_on_random_embeddings_is_an_explicit_choice():
+    """The chapter's failing variant stays reachable when asked for by name."""
+    u = vertex_embeddings(6, 8, torch.Generator().manual_seed(0))
+    assert ContinuousThoughtSearch(u, max_edges=2, decoder="matched").decoder == "matched"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import torch
 from bad_calls import Bad, Handled, walker_tests
@@ -29,6 +30,9 @@ from minitorch_xf.theory.continuous_thought import (
 pytestmark = pytest.mark.ch07
 U = vertex_embeddings(4)
 EDGES = [(0, 1), (1, 2)]
+
+
+RANDOM_U = vertex_embeddings(6, 8, torch.Generator().manual_seed(0))  # random unit rows, n <= d
 
 
 def model(**kw):
@@ -84,6 +88,23 @@ BAD = [
     Bad("embed-d-zero", lambda: vertex_embeddings(3, 0), ValueError, r"d=0"),
     Bad("merge-negative-layers", lambda: path_merging(EDGES, 3, -1), ValueError, r"layers=-1"),
     Bad("merge-float-layers", lambda: path_merging(EDGES, 3, 1.5), TypeError, r"layers.*1.5"),
+    # the default readout with random (non-orthonormal) embeddings gives impossible answers: refused, naming the fix
+    Bad(
+        "ContinuousThoughtSearch random embeddings default decoder",
+        lambda: ContinuousThoughtSearch(RANDOM_U, max_edges=3),
+        ValueError,
+        r"embeddings are not orthonormal.*decoder='dual'",
+    ),
+    Bad("ContinuousThoughtSearch decoder int", lambda: model(decoder=1), ValueError, r"decoder=1"),
+    Bad("ContinuousThoughtSearch max_edges 2.0", lambda: model(max_edges=2.0), TypeError, r"max_edges must be an int"),
+    Bad("ContinuousThoughtSearch.reachable goal 1.0", lambda: model().reachable(EDGES, 0, 1.0, 1), TypeError, r"goal"),
+    Bad("ContinuousThoughtSearch.thoughts steps True", lambda: model().thoughts(EDGES, 0, True), TypeError, r"steps"),
+    Bad(
+        "vertex_embeddings dtype long", lambda: vertex_embeddings(3, dtype=torch.long), TypeError, r"dtype=torch.int64"
+    ),
+    Bad("vertex_embeddings dtype str", lambda: vertex_embeddings(3, 2, dtype="float64"), TypeError, r"dtype='float64'"),
+    Bad("vertex_embeddings n 3.0", lambda: vertex_embeddings(3.0), TypeError, r"n must be an int"),
+    Bad("vertex_embeddings d bool", lambda: vertex_embeddings(3, True), TypeError, r"d must be an int"),
     Bad("merge-unknown-vertex", lambda: path_merging([(0, 5)], 3, 1), ValueError, r"edges\[0\]=\(0, 5\)"),
 ]
 
@@ -128,6 +149,17 @@ HANDLED = [
         _equals([[[True, False], [False, True]]]),
     ),
     Handled("zero-thoughts", lambda: model().thoughts(EDGES, 2, 0), _is_root),
+    # the dual readout on random, linearly independent embeddings reads the BFS answer; numpy ints are vertices
+    Handled(
+        "ContinuousThoughtSearch dual random",
+        lambda: [
+            ContinuousThoughtSearch(RANDOM_U, max_edges=2, decoder="dual").reachable(EDGES, np.int64(0), goal, 2)
+            for goal in range(6)
+        ],
+        _equals([True, True, True, False, False, False]),
+    ),
+    # d = n without a generator: one-hot rows, as documented
+    Handled("vertex_embeddings d=n one-hot", lambda: vertex_embeddings(3, 3), _equals(torch.eye(3).tolist())),
     Handled(
         "balanced-default-rng",
         lambda: balanced_search_graph(2, 3, rng=random.Random(0)),
