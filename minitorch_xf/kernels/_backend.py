@@ -122,6 +122,8 @@ def triton_reason(**tensors: torch.Tensor) -> str | None:
     for name, t in tensors.items():
         if t.dtype not in TRITON_DTYPES:
             return f"{name} has dtype {t.dtype}; the Triton kernels take float16, bfloat16 or float32"
+        if INTERPRET and t.device.type != "cpu":
+            return f"{name} is on {t.device}: Triton's CPU interpreter takes CPU tensors"
         if INTERPRET and t.dtype == torch.bfloat16:
             return f"{name} has dtype {t.dtype}, which Triton's CPU interpreter mishandles (use float16 or float32)"
         if not INTERPRET and not t.is_cuda:

@@ -276,7 +276,17 @@ class FlashAttentionFunction(torch.autograd.Function):
 def attention_reference(q, k, v, causal: bool = False, scale: float | None = None) -> torch.Tensor:
     r"""Plain attention $\mathrm{softmax}(\tau QK^\top + M)V$ with the $s \times t$ matrix materialised: chapter 1's
     :func:`~minitorch_xf.nn.attention.scaled_dot_product_attention`, with the causal mask aligned top-left like the
-    kernels and torch (key j > query i masked; chapter 1 aligns it bottom-right, the same when s == t)."""
+    kernels and torch (key j > query i masked; chapter 1 aligns it bottom-right, the same when s == t).
+
+    q ``(..., s, d)``, k and v ``(..., t, d)`` of one floating dtype and device; ``causal`` a bool; ``scale`` > 0.
+    """
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, x, min_ndim=2, floating=True)
+    check_same_dtype(q=q, k=k, v=v)
+    check_same_device(q=q, k=k, v=v)
+    check_flag("causal", causal)
+    if scale is not None:
+        scale = check_number("scale", scale, low=0, low_open=True)
     mask = None
     if causal:
         s, t = q.shape[-2], k.shape[-2]

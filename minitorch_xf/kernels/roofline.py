@@ -13,6 +13,8 @@ the $s \times t$ scores and probabilities, about $4e\,bhst$ more.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from .._validate import check_flag, check_number, check_positive
@@ -72,11 +74,23 @@ def attainable_flops(intensity: float, peak_flops: float, bandwidth: float) -> f
 
 
 def recorded_gpu_runs(folder: str | Path) -> list[dict]:
-    """The GPU benchmark records ``folder/gpu-*.json`` written by ``benchmarks/gpu_kernels.py`` (sorted by name)."""
+    """The GPU benchmark records ``folder/gpu-*.json`` written by ``benchmarks/gpu_kernels.py`` (sorted by name).
+
+    ``folder`` must be an existing folder (a mistyped path is an error, not an empty list of runs).
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path (str or pathlib.Path), got {type(folder).__name__}")
     folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder={str(folder)!r} is not an existing folder")
     runs = []
     for path in sorted(folder.glob("gpu-*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not a GPU benchmark record: it is not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} is not a GPU benchmark record: it holds a {type(data).__name__}, not an object")
         for key in ("device", "versions", "results"):
             if key not in data:
                 raise ValueError(f"{path} is not a GPU benchmark record: it has no {key!r} entry")
@@ -86,24 +100,36 @@ def recorded_gpu_runs(folder: str | Path) -> list[dict]:
 
 def summarize_run(run: dict) -> list[dict]:
     """One row per benchmark case of a GPU record, with the figures the chapter compares (no number is made up:
-    every value is read from the record, or derived from two values in it)."""
+    every value is read from the record, or derived from two values in it). ``run`` is one of
+    :func:`recorded_gpu_runs`' records; a result without a figure the table needs is an error naming it."""
+    if not isinstance(run, Mapping):
+        raise TypeError(f"run must be a dict (one of recorded_gpu_runs' records), got {type(run).__name__}")
+    if not isinstance(run.get("results"), list):
+        raise ValueError(f"run has no 'results' list (keys: {sorted(run)}): is it a GPU benchmark record?")
     peaks = run.get("peaks", {})
     rows = []
-    for r in run["results"]:
-        if r["op"] == "flash_attention":
-            peak = peaks.get(f"matmul_{r['dtype']}_TFLOPs")
-            rows.append({
-                "op": "flash_attention", "dtype": r["dtype"], "size": f"s={r['s']} d={r['d']}", "causal": r["causal"],
-                "ours": r["ours_fwd_TFLOPs"], "reference": r["sdpa_fwd_TFLOPs"], "unit": "TFLOP/s fwd",
-                "fraction_of_peak": r["ours_fwd_TFLOPs"] / peak if peak else None,
-                "speed_vs_reference": r["fwd_speed_vs_sdpa"], "reference_name": f"SDPA ({r['sdpa_backend']})",
-                "bwd_over_fwd": r["ours_bwd_TFLOPs"] / r["ours_fwd_TFLOPs"],
-            })  # fmt: skip
-        else:
-            rows.append({
-                "op": r["op"], "dtype": r["dtype"], "size": f"n={r['n']}", "causal": None,
-                "ours": r["ours_GBps"], "reference": r["torch_GBps"], "unit": "GB/s",
-                "fraction_of_peak": r["ours_fraction_of_copy"], "speed_vs_reference": r["speed_vs_torch"],
-                "reference_name": "torch", "bwd_over_fwd": None,
-            })  # fmt: skip
+    for i, r in enumerate(run["results"]):
+        try:
+            rows.append(_summary_row(r, peaks))
+        except (KeyError, TypeError, AttributeError, ZeroDivisionError) as err:
+            raise ValueError(f"run['results'][{i}] lacks a figure the summary needs: {err!r}") from None
     return rows
+
+
+def _summary_row(r: dict, peaks: dict) -> dict:
+    """One row of :func:`summarize_run`."""
+    if r["op"] == "flash_attention":
+        peak = peaks.get(f"matmul_{r['dtype']}_TFLOPs")
+        return {
+            "op": "flash_attention", "dtype": r["dtype"], "size": f"s={r['s']} d={r['d']}", "causal": r["causal"],
+            "ours": r["ours_fwd_TFLOPs"], "reference": r["sdpa_fwd_TFLOPs"], "unit": "TFLOP/s fwd",
+            "fraction_of_peak": r["ours_fwd_TFLOPs"] / peak if peak else None,
+            "speed_vs_reference": r["fwd_speed_vs_sdpa"], "reference_name": f"SDPA ({r['sdpa_backend']})",
+            "bwd_over_fwd": r["ours_bwd_TFLOPs"] / r["ours_fwd_TFLOPs"],
+        }  # fmt: skip
+    return {
+        "op": r["op"], "dtype": r["dtype"], "size": f"n={r['n']}", "causal": None,
+        "ours": r["ours_GBps"], "reference": r["torch_GBps"], "unit": "GB/s",
+        "fraction_of_peak": r["ours_fraction_of_copy"], "speed_vs_reference": r["speed_vs_torch"],
+        "reference_name": "torch", "bwd_over_fwd": None,
+    }  # fmt: skip
