@@ -155,6 +155,8 @@ class Decoder(TransformerStack):
         """
         self._check_tokens("prompt", prompt)
         check_positive("n_new", n_new)
+        b, n = prompt.shape
+        check_size(f"generate of {b} prompts of {n} tokens and n_new={n_new}", b * (n + n_new))
         out = prompt
         for _ in range(n_new):
             logits = self(out[:, -self.max_len :])  # (b, n, V)

@@ -87,6 +87,7 @@ class RotaryEmbedding(nn.Module):
         check_positive("dim", dim)
         if dim % 2:
             raise ValueError(f"RoPE needs an even head dim, got dim={dim}")
+        check_size(f"RotaryEmbedding(dim={dim})'s frequencies", dim // 2)
         base = check_number("base", base, low=0, low_open=True)
         self.dim, self.base = dim, base
         self.register_buffer(

@@ -57,6 +57,11 @@ def _scores(q, k, v, scale):
     check_tensor("q", q, min_ndim=1, floating=True)
     check_tensor("k", k, min_ndim=2, floating=True)
     check_tensor("v", v, min_ndim=2, floating=True)
+    if q.dim() not in (k.dim(), k.dim() - 1):
+        raise ValueError(
+            f"q has shape {tuple(q.shape)} and k {tuple(k.shape)}: q must be (..., d) with k's batch dims (one query "
+            f"per sequence) or (..., n, d) like k (one per position)"
+        )
     per_position = q.dim() == k.dim()
     _check_qkv(q if per_position else q[..., None, :], k, v)
     d, n = k.shape[-1], k.shape[-2]

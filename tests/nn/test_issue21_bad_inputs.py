@@ -47,6 +47,7 @@ from minitorch_xf.nn import (
     match3_head,
     memory_efficient_attention,
     padding_mask,
+    prefix_scan_attention,
     relative_attention,
     rms_norm,
     scaled_dot_product_attention,
@@ -178,6 +179,19 @@ BAD = [
     ),
     Bad(
         "RotaryEmbedding offset past 2**24", lambda: RotaryEmbedding(4)(r(1, 3, 4), offset=2**24), ValueError, "offset="
+    ),
+    Bad(
+        "Decoder.generate n_new too large",
+        lambda: Decoder(10, d_model=8, n_heads=2, n_layers=1).generate(torch.zeros(1, 2, dtype=torch.long), BIG),
+        ValueError,
+        r"n_new=1099511627776",
+    ),
+    Bad("RotaryEmbedding dim too large", lambda: RotaryEmbedding(BIG), ValueError, r"dim=1099511627776"),
+    Bad(
+        "prefix_scan_attention q with a head dim k lacks",
+        lambda: prefix_scan_attention(Q4, K3, V3),
+        ValueError,
+        r"q has shape \(2, 2, 3, 4\) and k \(2, 5, 4\)",
     ),
     # -- two tensors of different dtype or device: both named
     Bad(
