@@ -30,7 +30,15 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._validate import check_choice, check_generator, check_number, check_positive, check_tensor
+from .._validate import (
+    check_choice,
+    check_float_dtype,
+    check_generator,
+    check_like,
+    check_number,
+    check_positive,
+    check_tensor,
+)
 
 __all__ = [
     "AttSVMInfeasibleError",
@@ -104,7 +112,7 @@ def _check_data(x, **others) -> None:
 def _check_labels(y: torch.Tensor) -> None:
     bad = (y != 1) & (y != -1)
     if bool(bad.any()):
-        raise ValueError(f"y must hold labels -1 or +1, got {float(y[bad].flatten()[0])!r}")
+        raise ValueError(f"y must hold labels -1 or +1, got {float(y[bad].flatten()[0]) + 0.0!r}")  # + 0.0: no "-0"
 
 
 def _check_ids(name: str, ids, n: int, t: int) -> torch.Tensor:
@@ -133,6 +141,7 @@ def make_token_data(
     check_positive("n", n)
     check_positive("t", t)
     check_positive("d", d)
+    check_float_dtype("dtype", dtype)
     if t < 2:
         raise ValueError(f"t={t}: attention needs T >= 2 tokens per sequence to select from")
     check_generator("generator", generator)
@@ -149,9 +158,10 @@ def make_token_data(
 def token_scores(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     r"""$\gamma_{it} = y_i\, v^\top x_{it}$: how much token $t$ helps classify sequence $i$ (Tarzanagh et al., 2023).
 
-    x (..., n, T, d), y (..., n), v (..., d) -> (..., n, T).
+    x (..., n, T, d), y (..., n) labels in {-1, +1}, v (..., d) -> (..., n, T).
     """
     _check_data(x, y=y, v=v)
+    _check_labels(y)  # a "label" of 0.5 or 2 would silently act as +1
     return (x @ v.unsqueeze(-2).unsqueeze(-1)).squeeze(-1) * y.unsqueeze(-1)  # (..., n, T)
 
 
@@ -273,8 +283,18 @@ def train_w(
     x, y, z, v = data
     _check_train_args(lr, n_steps, n_records)
     d = x.shape[-1]
-    w = torch.zeros((*x.shape[:-3], d, d), dtype=x.dtype, device=x.device) if w0 is None else w0.clone()
-    _check_data(x, y=y, z=z, v=v, w=w)
+    _check_data(x, y=y, z=z, v=v)
+    if w0 is None:
+        w = torch.zeros((*x.shape[:-3], d, d), dtype=x.dtype, device=x.device)
+    else:
+        check_tensor("w0", w0, floating=True)
+        if tuple(w0.shape) != (*x.shape[:-3], d, d):
+            raise ValueError(
+                f"w0 must have shape {(*x.shape[:-3], d, d)} to match x of shape {tuple(x.shape)}, "
+                f"got {tuple(w0.shape)}"
+            )
+        check_like("w0", w0, "x", x)
+        w = w0.clone()
     _check_labels(y)
     record = set(_record_steps(n_steps, n_records))
     steps, path, losses = [], [], []
@@ -487,6 +507,12 @@ def support_tokens(x: torch.Tensor, z: torch.Tensor, opt: torch.Tensor, w_mm: to
     """
     _check_problem(x, z, opt)
     check_tensor("w_mm", w_mm, ndim=2, floating=True)
+    d = x.shape[-1]
+    if tuple(w_mm.shape) != (d, d):
+        raise ValueError(
+            f"w_mm must have shape ({d}, {d}) to match x of shape {tuple(x.shape)}, got {tuple(w_mm.shape)}"
+        )
+    check_like("w_mm", w_mm, "x", x)
     check_number("tol", tol, low=0)
     margins = ((x[torch.arange(x.shape[0]), opt].unsqueeze(1) - x) @ (w_mm @ z.unsqueeze(-1))).squeeze(-1)  # (n, T)
     mask = margins <= 1.0 + tol
