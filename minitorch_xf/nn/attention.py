@@ -57,6 +57,13 @@ def causal_mask(s: int, t: int | None = None, device: torch.device | str | None 
     check_positive("s", s)
     t = s if t is None else check_positive("t", t)
     check_size(f"causal_mask(s={s}, t={t})", s * t)
+    if device is not None:
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise ValueError(
+                f"device={device!r} is not a torch device (e.g. 'cpu', 'cuda:0' or a torch.device)"
+            ) from None
     i = torch.arange(s, device=device)[:, None]  # (s, 1)
     j = torch.arange(t, device=device)[None, :]  # (1, t)
     return j <= i + (t - s)  # (s, t)

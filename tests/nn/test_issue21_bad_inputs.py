@@ -193,6 +193,8 @@ BAD = [
         ValueError,
         r"q has shape \(2, 2, 3, 4\) and k \(2, 5, 4\)",
     ),
+    Bad("causal_mask unknown device", lambda: causal_mask(3, device="bogus"), ValueError, r"device='bogus'"),
+    Bad("causal_mask device float", lambda: causal_mask(3, device=3.5), ValueError, r"device=3.5"),
     # -- two tensors of different dtype or device: both named
     Bad(
         "head_scores k float64",
