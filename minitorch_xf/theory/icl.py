@@ -36,7 +36,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_like, check_number, check_positive, check_tensor
+from .._validate import (
+    check_float_dtype,
+    check_like,
+    check_like_module,
+    check_number,
+    check_positive,
+    check_same_device,
+    check_tensor,
+)
 
 __all__ = [
     "LinearSelfAttention",
@@ -178,6 +186,7 @@ def squared_error_per_dim(pred: torch.Tensor, target: torch.Tensor, d: int) -> t
     check_tensor("target", target, ndim=2, floating=True)
     if pred.shape != target.shape:
         raise ValueError(f"pred has shape {tuple(pred.shape)} but target has {tuple(target.shape)}")
+    check_same_device(pred=pred, target=target)
     check_positive("d", d)
     return ((pred - target.to(pred.dtype)) ** 2).mean(0) / d
 
@@ -193,6 +202,7 @@ def best_gd_learning_rate(x: torch.Tensor, y: torch.Tensor, x_query: torch.Tenso
     check_tensor("y_query", y_query, floating=True)
     if y_query.shape != g.shape:
         raise ValueError(f"y_query has shape {tuple(y_query.shape)}; expected {tuple(g.shape)}")
+    check_like("y_query", y_query, "x", x)
     denom = float((g * g).sum())
     if denom == 0.0:
         raise ValueError("every one-step prediction is 0 (all y or all x_q^T X^T y vanish): no best rate exists")
@@ -210,6 +220,7 @@ def gd_lsa_weights(
     check_positive("d", d)
     check_number("eta", eta)
     check_positive("n_context", n_context)
+    check_float_dtype("dtype", dtype)
     big_d = d + 1
     w_kq = torch.zeros(big_d, big_d, dtype=dtype)
     w_kq[:d, :d] = torch.eye(d, dtype=dtype)
@@ -280,8 +291,7 @@ class LinearSelfAttention(nn.Module):
         x_query = _check_queries(x_query, x)
         if x.shape[-1] != self.d:
             raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d={self.d}")
-        if x.dtype != self.w_k.dtype:
-            raise TypeError(f"x has dtype {x.dtype} but the layer is {self.w_k.dtype}: convert one of them")
+        check_like_module("x", x, self)
         context = torch.cat([x, y[..., None]], dim=-1)  # (..., N, D): tokens (x_i, y_i)
         queries = torch.cat([x_query, torch.zeros_like(x_query[..., :1])], dim=-1)  # (..., s, D): (x_q, 0)
         out = linear_self_attention(context, queries, self.w_k, self.w_q, self.w_v, self.p)  # (..., s, D)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from bad_calls import Bad, Handled, r, walker_tests
@@ -35,6 +36,13 @@ CTX = torch.cat([X, Y[:, None]], -1)
 def _finite(shape):
     def check(out):
         assert tuple(out.shape) == shape and torch.isfinite(out).all(), out
+
+    return check
+
+
+def _close(expected):
+    def check(out):
+        torch.testing.assert_close(out, expected)
 
     return check
 
@@ -88,12 +96,68 @@ BAD = [
     Bad("module-dtype", lambda: LinearSelfAttention(3)(X, Y, XQ), TypeError, "x has dtype torch.float64"),
     Bad("error-shape", lambda: squared_error_per_dim(r(4, 3), r(4, 2), 3), ValueError, "pred has shape"),
     Bad("error-d", lambda: squared_error_per_dim(r(4, 3), r(4, 3), 0), ValueError, "d=0"),
+    Bad("gd_lsa_weights dtype long", lambda: gd_lsa_weights(3, 0.1, 5, dtype=torch.long), TypeError, "dtype=torch"),
+    Bad("gd_lsa_weights dtype str", lambda: gd_lsa_weights(3, 0.1, 5, dtype="float64"), TypeError, "dtype='float64'"),
+    Bad("gd_lsa_weights w0 list", lambda: gd_lsa_weights(3, 0.1, 5, w0=[0.0] * 3), TypeError, "w0 must be a torch"),
+    Bad("gd_lsa_weights d 3.0", lambda: gd_lsa_weights(3.0, 0.1, 5), TypeError, "d must be an int"),
+    Bad("gd_step w0 list", lambda: gd_step(X, Y, 0.1, w0=[0.0] * 3), TypeError, "w0 must be a torch.Tensor"),
+    Bad("gd_step w0 float32", lambda: gd_step(X, Y, 0.1, w0=torch.zeros(3)), TypeError, "w0 has dtype torch.float32"),
+    Bad("gd_predict steps 2.0", lambda: gd_predict(X, Y, XQ, 0.1, steps=2.0), TypeError, "steps must be an int"),
+    Bad("gd_predict x_query meta", lambda: gd_predict(X, Y, XQ.to("meta"), 0.1), ValueError, "x_query on meta"),
+    Bad("ridge_predict y None", lambda: ridge_predict(X, None, XQ, 1.0), TypeError, "y must be a torch.Tensor"),
+    Bad(
+        "squared_error_per_dim meta", lambda: squared_error_per_dim(r(4, 3), r(4, 3).to("meta"), 3), ValueError, "meta"
+    ),
+    Bad("squared_error_per_dim d 3.0", lambda: squared_error_per_dim(r(4, 3), r(4, 3), 3.0), TypeError, "d must be an"),
+    Bad(
+        "best_gd_learning_rate y_query float32",
+        lambda: best_gd_learning_rate(X, Y, XQ, torch.zeros(2)),
+        TypeError,
+        "y_query has dtype torch.float32 but x has dtype torch.float64",
+    ),
+    Bad(
+        "LinearSelfAttention x meta",
+        lambda: LinearSelfAttention(3)(*(t.float().to("meta") for t in (X, Y, XQ))),
+        ValueError,
+        "x on meta",
+    ),
+    Bad(
+        "linear_self_attention p None",
+        lambda: linear_self_attention(CTX, CTX, W["w_k"], W["w_q"], W["w_v"], None),
+        TypeError,
+        "p must be a torch.Tensor",
+    ),
+    Bad("prefix_predictions method None", lambda: prefix_predictions(X, Y, None), ValueError, "method=None"),
     Bad("pair-y-shape", lambda: pair_tokens(r(2, 4, 3), r(2, 3)), ValueError, "y has shape"),
     Bad("pair-empty", lambda: pair_tokens(torch.zeros(2, 0, 3), torch.zeros(2, 0)), ValueError, "n >= 1"),
     Bad("pair-dtype", lambda: pair_tokens(r(2, 4, 3), r(2, 4, dtype=F64)), TypeError, "y has dtype"),
 ]
 
+
+def gd_ref(steps, eta=0.1):
+    """numpy: `steps` GD steps on (1/2N)|Xw - y|^2 from 0, then the query predictions."""
+    x, y, xq = X.numpy(), Y.numpy(), XQ.numpy()
+    w = np.zeros(3)
+    for _ in range(steps):
+        w = w - eta / len(x) * x.T @ (x @ w - y)
+    return torch.from_numpy(xq @ w)
+
+
 HANDLED = [
+    # a numpy int number of steps; a transposed (non-contiguous) x
+    Handled("gd_predict numpy steps", lambda: gd_predict(X, Y, XQ, 0.1, steps=np.int64(2)), _close(gd_ref(2))),
+    Handled("gd_predict non-contiguous x", lambda: gd_predict(X.T.contiguous().T, Y, XQ, 0.1), _close(gd_ref(1))),
+    Handled(
+        "ols_predict non-contiguous x",
+        lambda: ols_predict(X.T.contiguous().T, Y, XQ),
+        _close(torch.from_numpy(XQ.numpy() @ np.linalg.lstsq(X.numpy(), Y.numpy(), rcond=None)[0])),
+    ),
+    # float32 weights on request, P = eta / N I
+    Handled(
+        "gd_lsa_weights float32",
+        lambda: gd_lsa_weights(3, 0.5, 5, dtype=torch.float32)["p"],
+        _close(torch.eye(4) * 0.1),
+    ),
     Handled("ols-fewer-examples-than-d", lambda: ols_predict(X[:1], Y[:1], XQ), _finite((2,))),
     Handled("ols-repeated-examples", lambda: ols_predict(X[:1].repeat(5, 1), Y[:1].repeat(5), XQ), _finite((2,))),
     Handled("ols-all-zero-design", lambda: ols_predict(torch.zeros(4, 3, dtype=F64), Y[:4], XQ), _zeros),
