@@ -32,13 +32,21 @@ def use_style() -> None:
 def learning_curve(history, metric: str | None = None, ax=None, smooth: int = 20, label: str | None = None):
     """Training loss per step, smoothed by a running mean, and one evaluation metric on a twin axis.
 
-    ``smooth`` (an int >= 1) is the window of the running mean, capped at the number of recorded steps.
+    ``smooth`` (an int >= 1) is the window of the running mean, capped at the number of recorded steps; ``metric``
+    and ``label`` are strings (or None).
     """
     if not isinstance(history, History):
         raise TypeError(f"history must be a History (what train returns), got {type(history).__name__}")
     if not history.loss:
         raise ValueError("history has no loss values to plot (was it trained for 0 steps?)")
+    if len(history.steps) != len(history.loss):
+        raise ValueError(
+            f"history has {len(history.steps)} steps but {len(history.loss)} loss values: one loss per step"
+        )
     check_positive("smooth", smooth)
+    for name, text in (("metric", metric), ("label", label)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"{name} must be a str or None, got {text!r} ({type(text).__name__})")
     if metric is not None:
         history.metric(metric)  # raises KeyError naming the metric before anything is drawn
     ax = ax or plt.subplots()[1]
@@ -65,12 +73,25 @@ def attention_map(
     ax=None,
     title: str | None = None,
 ):
-    """Heat map of one (s, t) attention matrix; rows are queries, columns keys (one label per row / column)."""
+    """Heat map of one (s, t) attention matrix; rows are queries, columns keys (one label per row / column).
+
+    ``weights`` is real and finite (a NaN would silently rescale the colours); ``queries`` and ``keys`` are
+    sequences of labels (a plain string is refused rather than split into characters).
+    """
     check_tensor("weights", weights)
     if weights.dim() != 2:
         raise ValueError(f"attention_map wants one (s, t) matrix, got shape {tuple(weights.shape)}")
     if weights.numel() == 0:
         raise ValueError(f"weights has shape {tuple(weights.shape)}: nothing to draw")
+    if weights.is_complex():
+        raise TypeError(f"weights must be real, got dtype={weights.dtype}")
+    finite = torch.isfinite(weights.detach())
+    if not bool(finite.all()):
+        where = tuple(int(i) for i in (~finite).nonzero()[0])
+        raise ValueError(f"weights has a non-finite entry {float(weights[where])} at {where}: nothing sensible to draw")
+    for name, labels in (("queries", queries), ("keys", keys)):
+        if isinstance(labels, str) or (labels is not None and not isinstance(labels, Sequence)):
+            raise TypeError(f"{name} must be a sequence of labels (e.g. a list of str), got {labels!r}")
     for name, labels, n in (("queries", queries, weights.shape[0]), ("keys", keys, weights.shape[1])):
         if labels is not None and len(labels) != n:
             raise ValueError(f"{name} has {len(labels)} labels but weights has shape {tuple(weights.shape)}: need {n}")

@@ -40,6 +40,7 @@ table): write ``\|``, or ``\lvert v\rvert`` inside math.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import platform
 import re
@@ -63,7 +64,15 @@ _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
 
 def device_name(device: torch.device) -> str:
-    """A human name for ``device``: the GPU's name, else the CPU model (from /proc/cpuinfo or ``platform``)."""
+    """A human name for ``device`` (a ``torch.device`` or its name, e.g. ``"cpu"``): the GPU's name, else the CPU
+    model (from /proc/cpuinfo or ``platform``)."""
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"device={device!r} is not a device name torch knows (e.g. 'cpu', 'cuda')") from None
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device or its name, got {device!r} ({type(device).__name__})")
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
@@ -79,6 +88,10 @@ def device_name(device: torch.device) -> str:
 
 def _cell(column: str, value) -> str:
     """One table cell as a string; numbers are formatted, other non-strings rejected."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)  # numpy ints too
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = float(value)  # numpy floats too
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise TypeError(
             f"{column}={value!r} ({type(value).__name__}): a cell must be a str, int or float; "
@@ -118,8 +131,9 @@ class PaperTable:
             if match is None:
                 raise ValueError(f"notebook={notebook!r} is not named chNN-...: pass chapter= explicitly")
             chapter = int(match.group(1))
-        if isinstance(chapter, bool) or not isinstance(chapter, int) or chapter < 0:
+        if isinstance(chapter, bool) or not isinstance(chapter, numbers.Integral) or chapter < 0:
             raise ValueError(f"chapter={chapter!r} must be a non-negative int")
+        chapter = int(chapter)
         self.notebook, self.rt, self.source, self.chapter = notebook, rt, source.strip(), chapter
         self.rows: list[dict[str, str]] = []
 

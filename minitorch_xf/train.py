@@ -8,6 +8,7 @@ evaluation has not improved for ``patience`` evaluations. With a fixed seed it i
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import runtime
-from ._validate import check_callable, check_flag, check_positive
+from ._validate import check_callable, check_flag, check_number, check_positive, check_same_device, check_tensor
 
 __all__ = ["History", "cross_entropy_loss", "train"]
 
@@ -43,15 +44,37 @@ class History:
 
 
 def cross_entropy_loss(model: nn.Module, batch, ignore_index: int = -100) -> torch.Tensor:
-    """Token-level cross-entropy for ``batch = (inputs (b, n), targets (b, n))``; targets -100 are ignored."""
+    """Token-level cross-entropy for ``batch = (inputs (b, n), targets (b, n))``; targets -100 are ignored.
+
+    ``targets`` are integer token ids in ``[0, V)`` for the model's ``V`` logits (or ``ignore_index``);
+    ``model(inputs)`` must return logits ``(b, n, V)`` on the targets' device.
+    """
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise TypeError(f"batch must be a pair (inputs, targets), got {type(batch).__name__}")
+    ignore_index = check_number("ignore_index", ignore_index, integer=True)
     x, y = batch
+    check_tensor("inputs", x)
+    check_tensor("targets", y)
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"targets must be integer token ids (e.g. torch.long), got dtype={y.dtype}")
     logits = model(x)  # (b, n, V)
-    if not isinstance(y, torch.Tensor) or tuple(y.shape) != tuple(logits.shape[:-1]):
-        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"targets has shape {shape}; expected {tuple(logits.shape[:-1])}, one per input token")
-    return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=ignore_index)
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"model(inputs) returned {type(logits).__name__}; cross_entropy_loss needs logits (b, n, V)")
+    if tuple(y.shape) != tuple(logits.shape[:-1]) or logits.dim() < 2:
+        raise ValueError(
+            f"targets has shape {tuple(y.shape)}; expected {tuple(logits.shape[:-1])}, one per input token "
+            f"(the model's logits have shape {tuple(logits.shape)})"
+        )
+    check_same_device(targets=y, logits=logits)
+    vocab = logits.shape[-1]
+    kept = y[y != ignore_index]
+    if kept.numel() and (int(kept.min()) < 0 or int(kept.max()) >= vocab):
+        bad = int(kept.min()) if int(kept.min()) < 0 else int(kept.max())
+        raise ValueError(
+            f"targets holds the id {bad}, outside the model's vocabulary [0, {vocab}) (and not ignore_index="
+            f"{ignore_index})"
+        )
+    return nn.functional.cross_entropy(logits.flatten(0, -2), y.flatten(), ignore_index=ignore_index)
 
 
 def train(
@@ -103,6 +126,8 @@ def train(
         check_flag("progress", progress)
     if patience is not None:
         check_positive("patience", patience)
+    if not isinstance(monitor, str):
+        raise TypeError(f"monitor must be the name of a metric eval_fn returns (a str), got {monitor!r}")
     if eval_fn is None and (stop_when is not None or patience is not None):
         which = "stop_when" if stop_when is not None else f"patience={patience!r}"
         raise ValueError(f"{which} needs eval_fn: early stopping reads the evaluation metrics")
@@ -124,7 +149,10 @@ def train(
         model.train()
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
-        loss = loss_fn(model, batches(step))
+        batch = batches(step)
+        if batch is None:
+            raise TypeError(f"batches({step}) returned None; it must return the batch for step {step}")
+        loss = loss_fn(model, batch)
         if not isinstance(loss, torch.Tensor):
             raise TypeError(f"loss_fn returned {type(loss).__name__}; it must return a scalar tensor")
         if loss.numel() != 1:
@@ -156,6 +184,9 @@ def train(
                 break
             if patience is not None:
                 value = metrics[monitor]
+                if isinstance(value, bool) or not isinstance(value, numbers.Real | torch.Tensor):
+                    raise TypeError(f"eval_fn's {monitor!r} (the monitor) is {value!r}; patience needs a number")
+                value = float(value)
                 best, since_best = (value, 0) if value < best else (best, since_best + 1)
                 if since_best >= patience:
                     history.stopped_early = True

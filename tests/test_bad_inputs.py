@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import numpy as np
 import torch
 from torch import nn
 
@@ -55,6 +56,20 @@ def history(n_steps=5, evals=True):
 class TokenModel(nn.Module):
     def forward(self, x):
         return torch.zeros(*x.shape, 7, requires_grad=True)
+
+
+class TokenModel_(nn.Module):
+    """Trainable: logits (b, n, 7) from an embedding of each input id."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(7, 7)
+
+    def forward(self, x):
+        return self.emb(x)
+
+
+TOK = torch.tensor([[1, 2, 3], [4, 5, 6]])  # (2, 3) token ids below the vocabulary size 7
 
 
 BAD = [
@@ -112,6 +127,92 @@ BAD = [
     Bad("attention_map queries", lambda: plot.attention_map(r(3, 4), queries=["a", "b"]), ValueError, r"queries"),
     Bad("attention_map keys", lambda: plot.attention_map(r(3, 4), keys=["a"]), ValueError, r"keys has 1"),
     Bad("attention_map empty", lambda: plot.attention_map(r(0, 4)), ValueError, r"weights has shape \(0, 4\)"),
+    # ---- issue 21: None or a wrong type where a tensor or a batch is meant, ids out of range, non-finite weights
+    Bad("train batch None", lambda: fit(batches=lambda step: None), TypeError, r"batches\(0\) returned None"),
+    Bad("train loss_fn None", lambda: fit(loss_fn=None), TypeError, r"loss_fn must be callable"),
+    Bad("train batches None", lambda: train(model(), None, 3, progress=False), TypeError, r"batches must be callable"),
+    Bad("train monitor int", lambda: fit(eval_fn=loss_at, patience=2, monitor=3), TypeError, r"monitor must be"),
+    Bad(
+        "train monitor not a number",
+        lambda: fit(eval_fn=lambda m: {"loss": "low"}, patience=2, eval_every=1),
+        TypeError,
+        r"eval_fn's 'loss' \(the monitor\) is 'low'",
+    ),
+    Bad(
+        "train default loss float targets",
+        lambda: fit(TokenModel_(), batches=lambda s: (TOK, TOK.float()), loss_fn=cross_entropy_loss),
+        TypeError,
+        r"targets must be integer token ids",
+    ),
+    Bad(
+        "cross_entropy inputs None",
+        lambda: cross_entropy_loss(TokenModel(), (None, TOK)),
+        TypeError,
+        r"inputs must be a torch.Tensor, got NoneType",
+    ),
+    Bad(
+        "cross_entropy targets list",
+        lambda: cross_entropy_loss(TokenModel(), (TOK, [[1, 2, 3]])),
+        TypeError,
+        r"targets must be a torch.Tensor, got list",
+    ),
+    Bad(
+        "cross_entropy targets float",
+        lambda: cross_entropy_loss(TokenModel(), (TOK, TOK.float())),
+        TypeError,
+        r"targets must be integer token ids.*float32",
+    ),
+    Bad(
+        "cross_entropy target id too large",
+        lambda: cross_entropy_loss(TokenModel(), (TOK, torch.full((2, 3), 7))),
+        ValueError,
+        r"targets holds the id 7, outside the model's vocabulary \[0, 7\)",
+    ),
+    Bad(
+        "cross_entropy target id negative",
+        lambda: cross_entropy_loss(TokenModel(), (TOK, torch.full((2, 3), -1))),
+        ValueError,
+        r"targets holds the id -1",
+    ),
+    Bad(
+        "cross_entropy ignore_index float",
+        lambda: cross_entropy_loss(TokenModel(), (TOK, TOK), ignore_index=-100.0),
+        TypeError,
+        r"ignore_index must be an int",
+    ),
+    Bad(
+        "cross_entropy device",
+        lambda: cross_entropy_loss(TokenModel(), (TOK, TOK.to("meta"))),
+        ValueError,
+        r"targets on meta, logits on cpu",
+    ),
+    Bad(
+        "cross_entropy model returns list",
+        lambda: cross_entropy_loss(lambda x: [0.0], (TOK, TOK)),
+        TypeError,
+        r"model\(inputs\) returned list",
+    ),
+    Bad(
+        "learning_curve steps and loss differ",
+        lambda: plot.learning_curve(History(steps=[0, 1], loss=[1.0])),
+        ValueError,
+        r"history has 2 steps but 1 loss values",
+    ),
+    Bad("learning_curve metric int", lambda: plot.learning_curve(history(), metric=3), TypeError, r"metric must be a"),
+    Bad("learning_curve label list", lambda: plot.learning_curve(history(), label=["a"]), TypeError, r"label must"),
+    Bad(
+        "attention_map nan",
+        lambda: plot.attention_map(torch.tensor([[0.5, NAN], [1.0, 0.0]])),
+        ValueError,
+        r"weights has a non-finite entry nan at \(0, 1\)",
+    ),
+    Bad("attention_map complex", lambda: plot.attention_map(r(2, 2).cfloat()), TypeError, r"weights must be real"),
+    Bad(
+        "attention_map keys str", lambda: plot.attention_map(r(2, 3), keys="abc"), TypeError, r"keys must be a sequence"
+    ),
+    Bad("attention_map queries int", lambda: plot.attention_map(r(2, 3), queries=2), TypeError, r"queries must be"),
+    Bad("use_style argument", lambda: plot.use_style("dark"), TypeError, r"positional argument"),
+    Bad("History metric None", lambda: history().metric(None), KeyError, r"metric None was not recorded"),
 ]
 
 
@@ -123,6 +224,15 @@ def _plotted(ax):
     assert len(ax.lines) == 1
 
 
+def _three_steps(h):
+    assert h.steps == [0, 1, 2] and len(h.loss) == 3
+
+
+def _token_model():
+    torch.manual_seed(0)
+    return TokenModel_()
+
+
 HANDLED = [
     # grad_clip=None means no clipping (documented), and training still goes downhill
     Handled("train grad_clip None", lambda: fit(grad_clip=None, steps=20, lr=0.05), _grad_clip_none_learns),
@@ -130,6 +240,27 @@ HANDLED = [
     Handled("train warmup > steps", lambda: fit(warmup=100, steps=20, lr=0.5), _grad_clip_none_learns),
     # a single recorded step plots one point (no smoothing window larger than the history)
     Handled("learning_curve one step", lambda: plot.learning_curve(history(1, evals=False)), _plotted),
+    # numpy ints where an int is meant
+    Handled("train numpy steps", lambda: fit(steps=np.int64(3), warmup=np.int32(1)), _three_steps),
+    # ignore_index: ignored positions may hold any id (here -100 and an id past the vocabulary is not there)
+    Handled(
+        "cross_entropy ignores ignore_index",
+        lambda: cross_entropy_loss(TokenModel(), (TOK, torch.tensor([[1, -100, 3], [-100, -100, 6]]))),
+        lambda loss: torch.testing.assert_close(loss, torch.tensor(math.log(7.0))),  # uniform logits over 7 ids
+    ),
+    Handled(
+        "cross_entropy non-contiguous targets",
+        lambda: cross_entropy_loss(_token_model(), (TOK, TOK.T.contiguous().T)),  # targets: a transposed view
+        lambda loss: torch.testing.assert_close(
+            loss, nn.functional.cross_entropy(_token_model().emb.weight[TOK].reshape(6, 7), TOK.reshape(6))
+        ),
+    ),
+    # a non-contiguous (transposed) attention matrix is drawn as its values
+    Handled(
+        "attention_map non-contiguous",
+        lambda: plot.attention_map(torch.tensor([[0.0, 0.25], [1.0, 0.75]]).T),
+        lambda ax: np.testing.assert_allclose(ax.images[0].get_array(), [[0.0, 1.0], [0.25, 0.75]]),
+    ),
 ]
 
 
