@@ -118,8 +118,11 @@ def smoke() -> bool:
 
 
 def quiet() -> bool:
-    """True under CI (``$CI`` set) or with ``$XF_QUIET=1``: progress bars stay silent."""
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("XF_QUIET") == "1"
+    """True under CI (``$CI`` set) or with ``$XF_QUIET=1``: progress bars stay silent (``XF_QUIET`` is 0 or 1)."""
+    value = os.environ.get("XF_QUIET", "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"XF_QUIET={value!r} must be 0 or 1")
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or value == "1"
 
 
 def record_dir() -> Path | None:
@@ -129,7 +132,12 @@ def record_dir() -> Path | None:
     ``results/<profile>-<device>``. A notebook opened by hand (JupyterLab, Colab) writes nothing.
     """
     value = os.environ.get("XF_RECORD_DIR", "").strip()
-    return Path(value).expanduser() if value else None
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"XF_RECORD_DIR={value!r} is a file, not a folder to write the records in")
+    return folder
 
 
 def _non_negative_int(name: str, value) -> int:
