@@ -641,7 +641,6 @@ def score_output(tokens: Sequence[str], expected: Sequence[str]) -> tuple[bool, 
     return True, "correct"
 
 
-@torch.no_grad()
 def evaluate(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: bool, max_new: int | None = None) -> dict:
     """Greedy decoding from each example's query; the final answer alone is scored (:func:`score_output`).
 
@@ -652,39 +651,39 @@ def evaluate(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: bool
     returns is scored, never raised on: an id outside the tokenizer's vocabulary, output that is not a (b, L)
     integer tensor starting with the prompt, or one with no new token counts as wrong, its kind in ``reasons``.
     """
-    if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "generate", None)):
-        raise TypeError(
-            f"model must be an nn.Module with generate(prompt, n_new) (a Decoder), got {type(model).__name__}"
-        )
-    _check_examples(examples)
-    _check_tokenizer(tokenizer)
-    check_flag("cot", cot)
-    if max_new is None:
-        max_new = max(len(ex.sequence(cot)) - len(ex.query(cot)) for ex in examples) + 4
-    check_positive("max_new", max_new)
-    device = _model_device(model)
-    reasons: Counter = Counter()
-    groups: dict[int, list[Example]] = {}
-    for ex in examples:
-        groups.setdefault(len(ex.query(cot)), []).append(ex)
-    n_correct = 0
-    for n_query, group in groups.items():
-        prompt = torch.tensor([tokenizer.encode(ex.query(cot)) for ex in group], device=device)  # (b, n_query)
-        out, why = _generated_ids(model.generate(prompt, max_new), prompt)  # (b, n_query + new)
-        if out is None:
-            reasons[why] += len(group)
-            continue
-        for ex, row in zip(group, out[:, n_query - 1 :].tolist(), strict=True):  # the marker, then the output
-            if any(not 0 <= i < len(tokenizer) for i in row):
-                ok, why = False, OUT_OF_VOCAB
-            else:
-                ok, why = score_output(tokenizer.decode(row), ex.answer)
-            n_correct += ok
-            reasons[why] += 1
-    return {"accuracy": n_correct / len(examples), "n": len(examples), "reasons": reasons}
+    with torch.no_grad():  # a context, not a decorator: the function keeps its own code object
+        if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "generate", None)):
+            raise TypeError(
+                f"model must be an nn.Module with generate(prompt, n_new) (a Decoder), got {type(model).__name__}"
+            )
+        _check_examples(examples)
+        _check_tokenizer(tokenizer)
+        check_flag("cot", cot)
+        if max_new is None:
+            max_new = max(len(ex.sequence(cot)) - len(ex.query(cot)) for ex in examples) + 4
+        check_positive("max_new", max_new)
+        device = _model_device(model)
+        reasons: Counter = Counter()
+        groups: dict[int, list[Example]] = {}
+        for ex in examples:
+            groups.setdefault(len(ex.query(cot)), []).append(ex)
+        n_correct = 0
+        for n_query, group in groups.items():
+            prompt = torch.tensor([tokenizer.encode(ex.query(cot)) for ex in group], device=device)  # (b, n_query)
+            out, why = _generated_ids(model.generate(prompt, max_new), prompt)  # (b, n_query + new)
+            if out is None:
+                reasons[why] += len(group)
+                continue
+            for ex, row in zip(group, out[:, n_query - 1 :].tolist(), strict=True):  # the marker, then the output
+                if any(not 0 <= i < len(tokenizer) for i in row):
+                    ok, why = False, OUT_OF_VOCAB
+                else:
+                    ok, why = score_output(tokenizer.decode(row), ex.answer)
+                n_correct += ok
+                reasons[why] += 1
+        return {"accuracy": n_correct / len(examples), "n": len(examples), "reasons": reasons}
 
 
-@torch.no_grad()
 def exact_match(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: bool) -> float:
     """Fraction of examples whose whole written part (CoT, answer, ``<eos>``) is the argmax at every position
     under teacher forcing.
@@ -694,16 +693,17 @@ def exact_match(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: b
     Whatever the model returns is scored, never raised on: logits that are not (b, L, V) floats with V at least the
     tokenizer's vocabulary score every example wrong, and a position whose logits are not all finite is wrong.
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be an nn.Module (a Decoder), got {type(model).__name__}")
-    _check_examples(examples)
-    _check_tokenizer(tokenizer)
-    inputs, targets = training_batch(examples, tokenizer, cot)  # (b, L-1) each, -100 where not scored
-    logits, _ = _logits_rows(model(inputs.to(_model_device(model))), *inputs.shape, len(tokenizer))
-    if logits is None:
-        return 0.0
-    predicted = logits.argmax(-1)  # (b, L-1)
-    scored = targets != -100
-    right = (predicted == targets) & torch.isfinite(logits).all(-1)  # (b, L-1)
-    ok = (right | ~scored).all(dim=1)  # (b,)
-    return ok.float().mean().item()
+    with torch.no_grad():  # a context, not a decorator: the function keeps its own code object
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model must be an nn.Module (a Decoder), got {type(model).__name__}")
+        _check_examples(examples)
+        _check_tokenizer(tokenizer)
+        inputs, targets = training_batch(examples, tokenizer, cot)  # (b, L-1) each, -100 where not scored
+        logits, _ = _logits_rows(model(inputs.to(_model_device(model))), *inputs.shape, len(tokenizer))
+        if logits is None:
+            return 0.0
+        predicted = logits.argmax(-1)  # (b, L-1)
+        scored = targets != -100
+        right = (predicted == targets) & torch.isfinite(logits).all(-1)  # (b, L-1)
+        ok = (right | ~scored).all(dim=1)  # (b,)
+        return ok.float().mean().item()

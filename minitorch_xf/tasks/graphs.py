@@ -272,7 +272,6 @@ class SearchTask(_Task):
         return self._example(prompt, [], [str(problem.answer)])
 
 
-@torch.no_grad()
 def branch_choice_accuracy(model, examples, tokenizer) -> float:
     """Fraction of search problems where the model's answer logit is highest on the right child of the start.
 
@@ -282,28 +281,29 @@ def branch_choice_accuracy(model, examples, tokenizer) -> float:
     with V at least the tokenizer's vocabulary score the group wrong, and so does a problem whose children's logits
     are not all finite.
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be an nn.Module (a Decoder), got {type(model).__name__}")
-    _check_examples(examples)
-    _check_tokenizer(tokenizer)
-    for i, ex in enumerate(examples):
-        if ex.prompt.count(QUERY) != 1 or len(ex.answer) != 1:
-            raise ValueError(f"examples[{i}] is not a search problem (one {QUERY!r} query, a one-token answer)")
-    device = _model_device(model)
-    groups: dict[int, list[Example]] = {}
-    for ex in examples:
-        groups.setdefault(len(ex.prompt), []).append(ex)
-    correct = 0
-    for group in groups.values():
-        queries = torch.tensor([tokenizer.encode(ex.query(cot=False)) for ex in group], device=device)  # (b, n)
-        logits, _ = _logits_rows(model(queries), *queries.shape, len(tokenizer))
-        if logits is None:
-            continue  # malformed output: every problem of the group is wrong
-        for ex, row in zip(group, logits[:, -1], strict=True):  # the answer's logits, read at the ">" marker
-            q = ex.prompt.index(QUERY)  # the query "Q start goal" comes last, or first (query_first)
-            start, edges = ex.prompt[q + 1], ex.prompt[:q] + ex.prompt[q + 3 :]
-            children = [edges[i + 2] for i in range(0, len(edges), 3) if edges[i + 1] == start]
-            scores = row[tokenizer.encode(children)]
-            if children and torch.isfinite(scores).all():
-                correct += children[int(scores.argmax())] == ex.answer[0]
-    return correct / len(examples)
+    with torch.no_grad():  # a context, not a decorator: the function keeps its own code object
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model must be an nn.Module (a Decoder), got {type(model).__name__}")
+        _check_examples(examples)
+        _check_tokenizer(tokenizer)
+        for i, ex in enumerate(examples):
+            if ex.prompt.count(QUERY) != 1 or len(ex.answer) != 1:
+                raise ValueError(f"examples[{i}] is not a search problem (one {QUERY!r} query, a one-token answer)")
+        device = _model_device(model)
+        groups: dict[int, list[Example]] = {}
+        for ex in examples:
+            groups.setdefault(len(ex.prompt), []).append(ex)
+        correct = 0
+        for group in groups.values():
+            queries = torch.tensor([tokenizer.encode(ex.query(cot=False)) for ex in group], device=device)  # (b, n)
+            logits, _ = _logits_rows(model(queries), *queries.shape, len(tokenizer))
+            if logits is None:
+                continue  # malformed output: every problem of the group is wrong
+            for ex, row in zip(group, logits[:, -1], strict=True):  # the answer's logits, read at the ">" marker
+                q = ex.prompt.index(QUERY)  # the query "Q start goal" comes last, or first (query_first)
+                start, edges = ex.prompt[q + 1], ex.prompt[:q] + ex.prompt[q + 3 :]
+                children = [edges[i + 2] for i in range(0, len(edges), 3) if edges[i + 1] == start]
+                scores = row[tokenizer.encode(children)]
+                if children and torch.isfinite(scores).all():
+                    correct += children[int(scores.argmax())] == ex.answer[0]
+        return correct / len(examples)
