@@ -16,7 +16,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .._validate import check_callable, check_generator, check_number, check_positive, check_tensor
+from .._validate import (
+    check_callable,
+    check_divisible,
+    check_generator,
+    check_like_module,
+    check_number,
+    check_positive,
+    check_same_device,
+    check_tensor,
+)
 from ..nn.attention import MultiHeadAttention
 from ..nn.ffn import FeedForward
 from ..nn.relative import RelativeAttention
@@ -37,11 +46,28 @@ def permutation_equivariance_gap(fn, x: torch.Tensor, perm: torch.Tensor) -> flo
     check_callable("fn", fn)
     check_tensor("x", x, ndim=3)
     check_tensor("perm", perm, ndim=1)
+    check_same_device(x=x, perm=perm)
     n = x.shape[1]
-    if perm.is_floating_point() or perm.numel() != n or not torch.equal(perm.sort().values, torch.arange(n)):
-        raise ValueError(f"perm={perm.tolist()} is not a permutation of the n={n} token positions 0..{n - 1}")
+    p = perm.detach().cpu()
+    if p.is_floating_point() or p.numel() != n or not torch.equal(p.sort().values, torch.arange(n)):
+        raise ValueError(f"perm={p.tolist()} is not a permutation of the n={n} token positions 0..{n - 1}")
     with torch.no_grad():
-        return float((fn(x[:, perm]) - fn(x)[:, perm]).abs().max())
+        out, out_perm = _check_fn_output("fn", fn, x), _check_fn_output("fn", fn, x[:, perm])
+        return float((out_perm - out[:, perm]).abs().max())
+
+
+def _check_fn_output(name: str, fn, x: torch.Tensor, like_input: bool = False) -> torch.Tensor:
+    """``fn(x)`` is a tensor with x's first two dims (b, n), or x's whole shape when ``like_input``."""
+    out = fn(x)
+    want = tuple(x.shape) if like_input else tuple(x.shape[:2])
+    got = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+    if got is None or (got != want if like_input else got[:2] != want):
+        shown = got if got is not None else type(out).__name__
+        raise ValueError(
+            f"{name} must map x of shape {tuple(x.shape)} to a tensor of shape {want}"
+            f"{'' if like_input else ' + (...)'}, got {shown}"
+        )
+    return out
 
 
 class SmallTransformer(nn.Module):
@@ -55,6 +81,7 @@ class SmallTransformer(nn.Module):
         super().__init__()
         for name, v in (("d_in", d_in), ("d_out", d_out), ("width", width), ("n_layers", n_layers)):
             check_positive(name, v)
+        check_divisible("width", width, "n_heads", n_heads)
         self.inp, self.out = nn.Linear(d_in, width), nn.Linear(width, d_out)
         self.attn = nn.ModuleList(MultiHeadAttention(width, n_heads) for _ in range(n_layers))
         self.ffn = nn.ModuleList(FeedForward(width, 4 * width, activation="relu") for _ in range(n_layers))
@@ -62,6 +89,11 @@ class SmallTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor("x", x, ndim=3, floating=True)
+        if x.shape[-1] != self.inp.in_features or x.shape[1] == 0:
+            raise ValueError(
+                f"x has shape {tuple(x.shape)}; expected (b, n, d_in={self.inp.in_features}) with n >= 1 tokens"
+            )
+        check_like_module("x", x, self)
         z = self.inp(x)  # (b, n, w)
         for layer, (attn, ffn) in enumerate(zip(self.attn, self.ffn, strict=True)):
             z = z + attn(self.norms[2 * layer](z))
@@ -122,11 +154,12 @@ def width_sweep(
     usually need a smaller one).
     """
     check_callable("target", target)
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"widths must be a sequence of ints, got {widths!r}")
     widths = list(widths)
     if len(widths) < 2:
         raise ValueError(f"widths={widths} must hold at least two widths to fit a trend")
-    for w in widths:
-        check_positive("width", w)
+    widths = [check_positive(f"widths[{i}]", w) for i, w in enumerate(widths)]
     for name, v in (("d", d), ("n", n), ("steps", steps), ("batch", batch), ("n_test", n_test)):
         check_positive(name, v)
     rates = {}
@@ -137,8 +170,10 @@ def width_sweep(
     check_generator("generator", generator)
     x_test = torch.randn(n_test, n, d, generator=generator)  # (n_test, n, d)
     with torch.no_grad():
-        y_test = target(x_test)
+        y_test = _check_fn_output("target", target, x_test, like_input=True)
     scale = float(((y_test - y_test.mean((0, 1))) ** 2).mean())
+    if not scale > 0:
+        raise ValueError("target is constant on the test inputs: the relative error MSE / Var(target) is undefined")
     errors = []
     for width in widths:
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
@@ -172,8 +207,10 @@ class PositionClassifier(nn.Module):
         self, vocab: int, n_classes: int, d_model: int, n_heads: int, n_layers: int, max_len: int, universal: bool
     ):
         super().__init__()
-        for name, v in (("vocab", vocab), ("n_classes", n_classes), ("n_layers", n_layers)):
+        for name, v in (("vocab", vocab), ("n_classes", n_classes), ("n_layers", n_layers), ("max_len", max_len)):
             check_positive(name, v)
+        check_divisible("d_model", d_model, "n_heads", n_heads)
+        self.max_len = max_len
         self.embed = nn.Embedding(vocab, d_model)
         self.attn = nn.ModuleList(RelativeAttention(d_model, n_heads, max_len, universal) for _ in range(n_layers))
         self.ffn = nn.ModuleList(FeedForward(d_model, 2 * d_model, activation="relu") for _ in range(n_layers))
@@ -185,6 +222,11 @@ class PositionClassifier(nn.Module):
         check_tensor("tokens", tokens, ndim=2)
         if tokens.is_floating_point() or tokens.dtype == torch.bool:
             raise TypeError(f"tokens must be an integer tensor, got dtype={tokens.dtype}")
+        check_same_device(tokens=tokens, parameters=self.head.weight)
+        if not 1 <= tokens.shape[1] <= self.max_len:
+            raise ValueError(
+                f"tokens has shape {tuple(tokens.shape)}: n={tokens.shape[1]} must lie in [1, max_len={self.max_len}]"
+            )
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab):
             raise ValueError(
                 f"tokens must lie in [0, vocab={self.vocab}), got values in [{int(tokens.min())}, {int(tokens.max())}]"

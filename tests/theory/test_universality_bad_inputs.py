@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from bad_calls import Bad, Handled, r, walker_tests
@@ -27,6 +28,9 @@ Q = r(1, 2, 3, 4)
 
 def ident(x):
     return x
+
+
+SMALL = SmallTransformer(2, 2, 4)
 
 
 def classifier():
@@ -78,7 +82,7 @@ BAD = [
     Bad("RandomSeqMap d", lambda: RandomSeqMap(3)(r(1, 2, 4)), ValueError, r"d=3"),
     Bad("RandomSeqMap d=0", lambda: RandomSeqMap(0), ValueError, r"d=0"),
     Bad("sweep one width", lambda: width_sweep(ident, [4], 2, 2), ValueError, r"widths=\[4\]"),
-    Bad("sweep width 0", lambda: width_sweep(ident, [0, 4], 2, 2), ValueError, r"width=0"),
+    Bad("sweep width 0", lambda: width_sweep(ident, [0, 4], 2, 2), ValueError, r"widths\[0\]=0"),
     Bad("sweep lr nan", lambda: width_sweep(ident, [2, 4], 2, 2, lr=NAN), ValueError, r"lr=nan"),
     Bad(
         "sweep lr per width negative",
@@ -89,6 +93,61 @@ BAD = [
     Bad("sweep target", lambda: width_sweep(None, [2, 4], 2, 2), TypeError, r"target must be callable"),
     Bad("classifier token range", lambda: classifier()(torch.tensor([[0, 2]])), ValueError, r"vocab=2"),
     Bad("classifier float tokens", lambda: classifier()(r(1, 2)), TypeError, r"tokens must be an integer"),
+    Bad(
+        "permutation_equivariance_gap perm meta",
+        lambda: permutation_equivariance_gap(ident, r(1, 3, 2), torch.tensor([1, 0, 2]).to("meta")),
+        ValueError,
+        r"perm on meta",
+    ),
+    Bad(
+        "permutation_equivariance_gap fn list",
+        lambda: permutation_equivariance_gap(lambda a: a.tolist(), r(1, 3, 2), torch.tensor([1, 0, 2])),
+        ValueError,
+        r"fn must map x of shape \(1, 3, 2\).*got list",
+    ),
+    Bad(
+        "permutation_equivariance_gap fn drops a token",
+        lambda: permutation_equivariance_gap(lambda a: a[:, :2], r(1, 3, 2), torch.tensor([1, 0, 2])),
+        ValueError,
+        r"fn must map .*got \(1, 2, 2\)",
+    ),
+    Bad("SmallTransformer x width", lambda: SmallTransformer(2, 2, 4)(r(1, 3, 3)), ValueError, r"d_in=2"),
+    Bad("SmallTransformer x no tokens", lambda: SmallTransformer(2, 2, 4)(r(1, 0, 2)), ValueError, r"n >= 1"),
+    Bad("SmallTransformer x float64", lambda: SmallTransformer(2, 2, 4)(r(1, 3, 2).double()), TypeError, r"x has dt"),
+    Bad("SmallTransformer x list", lambda: SmallTransformer(2, 2, 4)([[1.0, 2.0]]), TypeError, r"x must be a torch"),
+    Bad("SmallTransformer n_heads", lambda: SmallTransformer(2, 2, 4, n_heads=3), ValueError, r"width=4 is not div"),
+    Bad("SmallTransformer d_in 2.0", lambda: SmallTransformer(2.0, 2, 4), TypeError, r"d_in must be an int"),
+    Bad("RandomSeqMap x int", lambda: RandomSeqMap(2)(torch.ones(1, 2, 2, dtype=torch.long)), TypeError, r"x must"),
+    Bad("RandomSeqMap generator", lambda: RandomSeqMap(2, generator=1), TypeError, r"generator must be"),
+    Bad("width_sweep widths int", lambda: width_sweep(ident, 4, 2, 2), TypeError, r"widths must be a sequence"),
+    Bad("width_sweep widths str", lambda: width_sweep(ident, "24", 2, 2), TypeError, r"widths must be a sequence"),
+    Bad("width_sweep widths float", lambda: width_sweep(ident, [2, 4.0], 2, 2), TypeError, r"widths\[1\] must be"),
+    Bad(
+        "width_sweep target shape",
+        lambda: width_sweep(lambda a: a[..., :1], [2, 4], 2, 2, steps=1, batch=2, n_test=4),
+        ValueError,
+        r"target must map x of shape \(4, 2, 2\) to a tensor of shape \(4, 2, 2\), got \(4, 2, 1\)",
+    ),
+    Bad(
+        "width_sweep target constant",
+        lambda: width_sweep(lambda a: a * 0, [2, 4], 2, 2, steps=1, batch=2, n_test=4),
+        ValueError,
+        r"target is constant",
+    ),
+    Bad(
+        "PositionClassifier tokens too long",
+        lambda: classifier()(torch.zeros(1, 5, dtype=torch.long)),
+        ValueError,
+        r"tokens has shape \(1, 5\): n=5 must lie in \[1, max_len=4\]",
+    ),
+    Bad("PositionClassifier max_len 0", lambda: PositionClassifier(2, 4, 8, 2, 1, 0, True), ValueError, r"max_len=0"),
+    Bad("PositionClassifier n_heads", lambda: PositionClassifier(2, 4, 8, 3, 1, 4, True), ValueError, r"d_model=8"),
+    Bad(
+        "PositionClassifier tokens meta",
+        lambda: classifier()(torch.zeros(1, 2, dtype=torch.long, device="meta")),
+        ValueError,
+        r"tokens on meta",
+    ),
     Bad("classifier vocab", lambda: PositionClassifier(0, 4, 8, 2, 1, 4, True), ValueError, r"vocab=0"),
 ]
 
@@ -101,7 +160,31 @@ def _rows_equal(out):
     assert float((out - out[:, :1]).abs().max()) < 1e-6
 
 
+def cumsum_tokens(x):
+    return x.cumsum(1)
+
+
 HANDLED = [
+    # f = cumsum over tokens on x = (1, 1): f(x) = (1, 2), and swapping the tokens gives (2, 1) against (1, 2)
+    Handled(
+        "permutation_equivariance_gap cumsum by hand",
+        lambda: permutation_equivariance_gap(
+            cumsum_tokens, torch.ones(1, 2, 1), torch.tensor([1, 0], dtype=torch.int32)
+        ),
+        lambda g: abs(g - 1.0) < 1e-12 or pytest.fail(f"gap {g} != 1"),
+    ),
+    # a non-contiguous input gives what the same values, contiguous, give
+    Handled(
+        "SmallTransformer non-contiguous x",
+        lambda: (SMALL(r(1, 2, 3).transpose(1, 2)), SMALL(r(1, 2, 3).transpose(1, 2).contiguous())),
+        lambda pair: torch.testing.assert_close(*pair),
+    ),
+    # numpy ints are widths: the record holds Python ints
+    Handled(
+        "width_sweep numpy widths",
+        lambda: width_sweep(ident, np.array([2, 4]), 2, 2, steps=1, batch=2, n_test=4, generator=torch.Generator()),
+        lambda sweep: (sweep.widths == [2, 4] and all(type(w) is int for w in sweep.widths)) or pytest.fail(str(sweep)),
+    ),
     # one token: the Toeplitz matrix is the single entry at offset 0
     Handled(
         "toeplitz one token",
