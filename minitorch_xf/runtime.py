@@ -38,6 +38,7 @@ LONG_BUDGET_S = 1800
 SMOKE_STEPS = 2  # the step counts of a smoke run (XF_SMOKE=1): enough to run a forward, a backward and an update
 SMOKE_EVALS = 8  # the evaluation-set sizes of a smoke run (``Runtime.evals``): a batch, not a statistic
 DEVICES = ("cpu", "cuda", "mps")
+MAX_THREADS = 1024  # torch.set_num_threads takes a C int; far more threads than cores only slows a run down
 SEED_LIMIT = 2**64  # torch.manual_seed takes seeds in [0, 2**64): unsigned 64-bit
 T = TypeVar("T")
 # When this module was first imported (a notebook's setup cell): the start of a notebook's recorded wall time.
@@ -252,7 +253,7 @@ def cpu_threads(profile: str, threads: int | None = None) -> int:
 
     The ``ci`` models are tiny: a second thread buys little, and on a shared machine OpenMP threads that wait for
     each other made a notebook up to 10x slower. One thread keeps ``ci`` timings small and stable. ``profile`` is one
-    of ``PROFILES``; ``threads`` an int >= 1 (a float or a bool is refused, not rounded).
+    of ``PROFILES``; ``threads`` an int in [1, ``MAX_THREADS``] (a float or a bool is refused, not rounded).
     """
     if not isinstance(profile, str) or profile not in PROFILES:
         raise ValueError(f"profile={profile!r} is not one of {PROFILES}")
@@ -267,6 +268,8 @@ def cpu_threads(profile: str, threads: int | None = None) -> int:
         raise ValueError(f"threads={value!r} must be a positive int (XF_THREADS)") from None
     if n < 1:
         raise ValueError(f"threads={value!r} must be a positive int (XF_THREADS)")
+    if n > MAX_THREADS:
+        raise ValueError(f"threads={value!r} is more than {MAX_THREADS} (this machine has {os.cpu_count()} cores)")
     return n
 
 

@@ -57,6 +57,7 @@ BAD = [
     Bad("cpu_threads profile None", lambda: cpu_threads(None), ValueError, r"profile=None is not one of"),
     Bad("cpu_threads float", lambda: cpu_threads("ci", threads=2.5), ValueError, r"threads=2.5 must be a positive"),
     Bad("cpu_threads bool", lambda: cpu_threads("ci", threads=True), ValueError, r"threads=True must be a positive"),
+    Bad("cpu_threads 2**40", lambda: cpu_threads("ci", threads=2**40), ValueError, r"threads=1099511627776 is more"),
     Bad("cpu_threads zero", lambda: cpu_threads("ci", threads=0), ValueError, r"threads=0 must be a positive int"),
     Bad("cpu_threads XF_THREADS", lambda: env(lambda: cpu_threads("ci"), XF_THREADS="1.5"), ValueError, "'1.5'"),
     Bad("choose_device unknown", lambda: choose_device("tpu"), ValueError, r"device='tpu' is not one of"),
