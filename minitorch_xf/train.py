@@ -111,21 +111,21 @@ def train(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     check_callable("batches", batches)
-    check_positive("steps", steps)
+    steps = check_positive("steps", steps)
     check_callable("loss_fn", loss_fn)
     for name, fn in (("eval_fn", eval_fn), ("stop_when", stop_when)):
         if fn is not None:
             check_callable(name, fn)
-    check_positive("eval_every", eval_every)
-    check_positive("lr", lr, integer=False)
-    check_positive("weight_decay", weight_decay, integer=False, allow_zero=True)
-    check_positive("warmup", warmup, allow_zero=True)
+    eval_every = check_positive("eval_every", eval_every)
+    lr = check_positive("lr", lr, integer=False)  # numpy numbers become Python ones
+    weight_decay = check_positive("weight_decay", weight_decay, integer=False, allow_zero=True)
+    warmup = check_positive("warmup", warmup, allow_zero=True)
     if grad_clip is not None:
-        check_positive("grad_clip", grad_clip, integer=False)
+        grad_clip = check_positive("grad_clip", grad_clip, integer=False)
     if progress is not None:
         check_flag("progress", progress)
     if patience is not None:
-        check_positive("patience", patience)
+        patience = check_positive("patience", patience)
     if not isinstance(monitor, str):
         raise TypeError(f"monitor must be the name of a metric eval_fn returns (a str), got {monitor!r}")
     if eval_fn is None and (stop_when is not None or patience is not None):
