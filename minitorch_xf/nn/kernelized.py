@@ -82,7 +82,8 @@ def _apply_feature_map(feature_map, name: str, x: torch.Tensor, nonnegative: boo
         )
     if fx.dtype != x.dtype or fx.device != x.device:
         raise TypeError(f"{what} is {fx.dtype} on {fx.device}; it must keep {name}'s {x.dtype} on {x.device}")
-    if nonnegative and fx.numel() and not bool((fx >= 0).all()):  # NaN fails too
+    has_values = fx.numel() and fx.device.type != "meta"  # meta tensors (shape-only runs) hold no values
+    if nonnegative and has_values and not bool((fx >= 0).all()):  # NaN fails too
         raise ValueError(
             f"{what} has negative (or NaN) entries, min {fx.min().item():.3g}: linear attention needs non-negative "
             f"features (its weights phi(q).phi(k) / sum must be >= 0), e.g. the default elu(x) + 1"

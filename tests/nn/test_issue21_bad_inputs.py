@@ -514,6 +514,12 @@ HANDLED = [
         lambda: khatri_rao(r(1, 3), r(2, 3, seed=1)),
         _close(r(1, 3) * r(2, 3, seed=1)),
     ),
+    # meta tensors hold no values (shape and FLOP counting): the feature map's sign cannot be read, the shape comes out
+    Handled(
+        "linear_attention on meta tensors",
+        lambda: linear_attention(*(torch.empty(2, 3, 4, device=META) for _ in range(3)), causal=True).shape,
+        lambda shape: shape == (2, 3, 4) or (_ for _ in ()).throw(AssertionError(shape)),
+    ),
     Handled(
         "elu_feature_map expanded x",
         lambda: elu_feature_map(torch.tensor([-1.0, 0.0, 2.0]).expand(2, 3)),
