@@ -1,7 +1,10 @@
 """From-scratch transformer building blocks, each tested against torch's own implementation.
 
 Bad arguments raise up front with a message that names them (``minitorch_xf._validate``). Tensor *values* are not
-scanned (that would cost a device synchronisation per call): a NaN in an input gives NaN in the output.
+scanned (that would cost a device synchronisation per call): a NaN in an input gives NaN in the output. The
+exceptions are values a documented domain constrains: token ids (in ``[0, vocab_size)``), sequence lengths, and the
+features of linear attention's ``feature_map`` (non-negative). Sizes that would allocate more than 2**31 elements
+are refused with the count they would need.
 """
 
 from .attention import (
