@@ -19,9 +19,11 @@ Shapes: L tokens (one per address), D = 8 L + 3 channels per token; the state X 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .._validate import check_callable, check_flag, check_float_dtype, check_positive, check_tensor
@@ -70,7 +72,18 @@ def algoformer(pre: Callable, loop: Callable, post: Callable, x: torch.Tensor, n
     return post(h)
 
 
+def _as_list(seq):
+    """A NumPy array or a non-floating tensor as the (nested) list of Python numbers it holds; anything else as is."""
+    if isinstance(seq, np.ndarray) and seq.dtype.kind in "iu":
+        return seq.tolist()
+    if isinstance(seq, torch.Tensor) and not seq.is_floating_point() and not seq.is_complex():
+        return seq.tolist()
+    return seq
+
+
 def _check_program(memory: Sequence[int], program: Sequence[Sequence[int]]) -> tuple[list[int], list[tuple]]:
+    # a NumPy array or an integer tensor reads as the nested list it holds; NumPy integers are ints
+    memory, program = (_as_list(seq) for seq in (memory, program))
     for name, seq in (("memory", memory), ("program", program)):
         if not isinstance(seq, Sequence):
             raise TypeError(f"{name} must be a sequence (e.g. a list), got {type(seq).__name__}")
@@ -78,17 +91,20 @@ def _check_program(memory: Sequence[int], program: Sequence[Sequence[int]]) -> t
     if not mem:
         raise ValueError("memory must hold at least one cell")
     for i, v in enumerate(mem):
-        if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"memory[{i}]={v!r} must be an int")
+    mem = [int(v) for v in mem]
     instrs = []
     for i, ins in enumerate(program):
+        ins = _as_list(ins)
         if (
             not isinstance(ins, Sequence)
+            or isinstance(ins, str)
             or len(ins) != 3
-            or any(isinstance(v, bool) or not isinstance(v, int) for v in ins)
+            or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in ins)
         ):
             raise ValueError(f"program[{i}]={ins!r} must be a triple of ints (a, b, c)")
-        a, b, c = ins
+        a, b, c = (int(v) for v in ins)
         for name, v in (("a", a), ("b", b)):
             if not 0 <= v < len(mem):
                 raise ValueError(f"program[{i}]: {name}={v} is not a memory address in [0, {len(mem)})")
@@ -306,6 +322,8 @@ class SubleqTransformer:
             raise ValueError(f"x has shape {tuple(x.shape)}; expected (L, D) = {(self.layout.n, self.layout.width)}")
         if x.dtype != self.dtype:
             raise TypeError(f"x has dtype {x.dtype} but the machine's weights are {self.dtype}: use x.to({self.dtype})")
+        if x.device.type != "cpu":
+            raise ValueError(f"x is on {x.device} but the machine's weights are on the CPU: use x.cpu()")
 
     def step(self, x: torch.Tensor) -> torch.Tensor:
         """One loop = one SUBLEQ instruction: fetch block, then read/execute block. x: (L, D) -> (L, D)."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_callable, check_float_dtype, check_like, check_positive, check_tensor
+from .._validate import check_callable, check_float_dtype, check_like, check_number, check_positive, check_tensor
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
@@ -52,6 +52,14 @@ VectorField = Callable[[torch.Tensor], torch.Tensor]
 Flow = Callable[[torch.Tensor, float], torch.Tensor]
 
 
+def _returned(name: str, out, x: torch.Tensor) -> torch.Tensor:
+    """``out``, what ``name`` returned for ``x``, is a tensor of x's shape (flows and fields keep the shape)."""
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"{name} returned {got} for x of shape {tuple(x.shape)}: it must keep x's shape")
+    return out
+
+
 def euler_flow(field: VectorField) -> Flow:
     r"""One explicit Euler step as an approximate flow: $\Phi_\gamma(x) \approx x + \gamma f(x)$.
 
@@ -60,8 +68,9 @@ def euler_flow(field: VectorField) -> Flow:
     check_callable("field", field)
 
     def flow(x: torch.Tensor, gamma: float) -> torch.Tensor:
+        check_tensor("x", x, min_ndim=1, floating=True)
         gamma = float(check_positive("gamma", gamma, integer=False))
-        return x + gamma * field(x)
+        return x + gamma * _returned("field", field(x), x)
 
     flow.__name__ = f"euler_flow({getattr(field, '__name__', 'field')})"
     return flow
@@ -77,10 +86,11 @@ def rk4_flow(field: VectorField, n_substeps: int = 32) -> Flow:
     check_positive("n_substeps", n_substeps)
 
     def flow(x: torch.Tensor, gamma: float) -> torch.Tensor:
+        check_tensor("x", x, min_ndim=1, floating=True)
         gamma = float(check_positive("gamma", gamma, integer=False))
         h = gamma / n_substeps
         for _ in range(n_substeps):
-            k1 = field(x)
+            k1 = _returned("field", field(x), x)
             k2 = field(x + 0.5 * h * k1)
             k3 = field(x + 0.5 * h * k2)
             k4 = field(x + h * k3)
@@ -101,7 +111,8 @@ def lie_trotter_step(x: torch.Tensor, gamma: float, flow_f: Flow, flow_g: Flow) 
     gamma = float(check_positive("gamma", gamma, integer=False))
     check_callable("flow_f", flow_f)
     check_callable("flow_g", flow_g)
-    return flow_g(flow_f(x, gamma), gamma)
+    y = _returned("flow_f", flow_f(x, gamma), x)
+    return _returned("flow_g", flow_g(y, gamma), x)
 
 
 def strang_step(x: torch.Tensor, gamma: float, flow_f: Flow, flow_g: Flow) -> torch.Tensor:
@@ -114,7 +125,9 @@ def strang_step(x: torch.Tensor, gamma: float, flow_f: Flow, flow_g: Flow) -> to
     gamma = float(check_positive("gamma", gamma, integer=False))
     check_callable("flow_f", flow_f)
     check_callable("flow_g", flow_g)
-    return flow_g(flow_f(flow_g(x, gamma / 2), gamma), gamma / 2)
+    y = _returned("flow_g", flow_g(x, gamma / 2), x)
+    y = _returned("flow_f", flow_f(y, gamma), x)
+    return _returned("flow_g", flow_g(y, gamma / 2), x)
 
 
 def integrate(step, x0: torch.Tensor, gamma: float, n_steps: int, flow_f: Flow, flow_g: Flow) -> torch.Tensor:
@@ -128,7 +141,7 @@ def integrate(step, x0: torch.Tensor, gamma: float, n_steps: int, flow_f: Flow, 
     check_positive("n_steps", n_steps)
     xs = [x0]
     for _ in range(n_steps):
-        xs.append(step(xs[-1], gamma, flow_f, flow_g))
+        xs.append(_returned("step", step(xs[-1], gamma, flow_f, flow_g), x0))
     return torch.stack(xs)  # (n_steps + 1, *x0.shape)
 
 
@@ -152,7 +165,7 @@ def local_errors(
     errs = []
     for i, gamma in enumerate(gammas):
         gamma = float(check_positive(f"gammas[{i}]", gamma, integer=False))
-        diff = step(x0, gamma, flow_f, flow_g) - reference(x0, gamma)
+        diff = _returned("step", step(x0, gamma, flow_f, flow_g), x0) - _returned("reference", reference(x0, gamma), x0)
         errs.append(torch.linalg.vector_norm(diff))
     return torch.stack(errs)  # (g,)
 
@@ -245,7 +258,7 @@ def random_particle_system(
     check_positive("d", d)
     check_positive("hidden", hidden)
     scale = check_positive("scale", scale, integer=False)
-    check_positive("seed", seed, allow_zero=True)
+    seed = check_number("seed", seed, integer=True, low=0, high=2**64 - 1)  # torch's seed range
     check_float_dtype("dtype", dtype)
     gen = torch.Generator().manual_seed(seed)
 

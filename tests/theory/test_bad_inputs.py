@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 from bad_calls import Bad, Handled, walker_tests
 
@@ -58,6 +59,22 @@ X0 = r(4, 3, seed=3)  # (n, d) particles
 
 def ident(x):
     return x
+
+
+def as_list(x):
+    return x.tolist()
+
+
+def as_list2(x, gamma):
+    return x.tolist()
+
+
+def step_id(x, gamma):
+    return x
+
+
+def first_two(x):
+    return x[:2]
 
 
 def system():
@@ -255,6 +272,53 @@ BAD = [
     Bad("ParticleSystem w_2 dtype", lambda: particles(w_2=r(4, 3).float()), TypeError, r"w_2 has dtype"),
     Bad("ParticleSystem x dtype", lambda: system().interaction(X0.float()), TypeError, r"x has dtype torch.float32"),
     Bad("ParticleSystem x width", lambda: system().field(r(4, 5)), ValueError, r"d=3"),
+    # what a user-supplied field, flow or step returns is checked before it is used (no silent broadcast)
+    Bad("euler_flow field list", lambda: euler_flow(as_list)(X0, 0.1), ValueError, r"field returned list"),
+    Bad("euler_flow x list", lambda: euler_flow(ident)([1.0], 0.1), TypeError, r"x must be a torch.Tensor"),
+    Bad("rk4_flow x int", lambda: rk4_flow(ident)(X0.long(), 0.1), TypeError, r"x must be a floating"),
+    Bad("rk4_flow field drops a row", lambda: rk4_flow(first_two)(X0, 0.1), ValueError, r"field returned \(2, 3\)"),
+    Bad(
+        "lie_trotter_step flow_f drops a row",
+        lambda: lie_trotter_step(X0, 0.1, lambda x, g: x[:2], lambda x, g: x),
+        ValueError,
+        r"flow_f returned \(2, 3\) for x of shape \(4, 3\)",
+    ),
+    Bad(
+        "strang_step flow_g list", lambda: strang_step(X0, 0.1, step_id, as_list2), ValueError, r"flow_g returned list"
+    ),
+    Bad(
+        "integrate step list",
+        lambda: integrate(lambda x, g, f, h: x.tolist(), X0, 0.1, 2, step_id, step_id),
+        ValueError,
+        r"step returned list",
+    ),
+    Bad(
+        "local_errors reference broadcast",
+        lambda: errors(reference=lambda x, g: x[0]),
+        ValueError,
+        r"reference returned \(3,\) for x of shape \(4, 3\)",
+    ),
+    Bad("random_particle_system seed 2**70", lambda: random_particle_system(3, seed=2**70), ValueError, r"seed="),
+    Bad("random_particle_system seed bool", lambda: random_particle_system(3, seed=True), TypeError, r"seed must"),
+    Bad(
+        "subleq_interpreter memory floats",
+        lambda: subleq_interpreter(np.array([1.5]), [(0, 0, 0)], 1),
+        TypeError,
+        r"memory must be a sequence",
+    ),
+    Bad(
+        "subleq_interpreter cell np.float",
+        lambda: subleq_interpreter([np.float64(1)], [(0, 0, 0)], 1),
+        TypeError,
+        r"memory\[0\]=.*must be an int",
+    ),
+    Bad("subleq_interpreter n_steps 1.0", lambda: subleq_interpreter([1], [(0, 0, 0)], 1.0), TypeError, r"n_steps"),
+    Bad(
+        "SubleqTransformer.step x meta",
+        lambda: x_machine()[0].step(x_machine()[1].to("meta")),
+        ValueError,
+        r"x is on meta",
+    ),
     Bad("ParticleSystem x 1-D", lambda: system().per_particle(r(3)), ValueError, r"x must have at least 2"),
 ]
 
@@ -285,6 +349,29 @@ def _halted(states):
 
 
 HANDLED = [
+    # NumPy arrays and NumPy ints are programs and cells; a hand-run of mem[1] -= mem[0] (2 - 1 = 1 > 0: pc 1, halt)
+    Handled("subleq_interpreter numpy arrays", lambda: subleq_interpreter(*map(np.array, COUNTER), 20), _halted),
+    Handled(
+        "subleq_interpreter numpy cells",
+        lambda: subleq_interpreter([np.int64(1), np.int32(2)], [(np.int64(0), 1, 0)], np.int64(1)),
+        lambda states: states == [([1, 1], 1)] or pytest.fail(str(states)),
+    ),
+    Handled(
+        "SubleqTransformer.run numpy",
+        lambda: machine().run(np.array([1, 2]), np.array([[0, 1, 0]]), 1),
+        lambda states: (states[0][0].tolist(), states[0][1]) == ([1.0, 1.0], 1) or pytest.fail(str(states)),
+    ),
+    # a NumPy seed is the same seed; a transposed (non-contiguous) state is the same state
+    Handled(
+        "random_particle_system numpy seed",
+        lambda: random_particle_system(3, seed=np.int64(4)).w_q,
+        _close(random_particle_system(3, seed=4).w_q),
+    ),
+    Handled(
+        "euler_flow non-contiguous x",
+        lambda: euler_flow(system().field)(X0.T.contiguous().T, 0.1),
+        _close(euler_flow(system().field)(X0, 0.1)),
+    ),
     # no tokens: the empty sum, E = 0 (the bound -n^2 <= E <= -n with n = 0)
     Handled("pairwise_energy no tokens", lambda: pairwise_energy(r(0, 3)), _close(torch.tensor(0.0, dtype=F64))),
     # gammas and errors may be tensors; the slope of e = 2 g^3 is 3
