@@ -79,7 +79,8 @@ def test_combine_is_associative_with_identity(seed):
     # compare the represented quantities u e^m and w e^m (m itself may differ only by the shift)
     for x, y in zip(left, right, strict=True):
         torch.testing.assert_close(x, y)
-    empty = (torch.tensor(float("-inf"), dtype=torch.float64), torch.zeros((), dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+    f64 = torch.float64
+    empty = (torch.tensor(float("-inf"), dtype=f64), torch.zeros((), dtype=f64), torch.zeros(3, dtype=f64))
     for x, y in zip(scan_combine(empty, a), a, strict=True):
         torch.testing.assert_close(x, y.to(x.dtype))
 
