@@ -66,13 +66,25 @@ class AttSVMInfeasibleError(ValueError):
     """No $W$ satisfies the Att-SVM constraints: these tokens cannot be separated by any attention matrix."""
 
 
-class TokenData(NamedTuple):
-    """One (or a batch of) classification data set(s) for the attention model; shapes in the module docstring."""
-
+class _TokenFields(NamedTuple):
     x: torch.Tensor  # (..., n, T, d) tokens, unit norm
     y: torch.Tensor  # (..., n) labels in {-1, +1}
     z: torch.Tensor  # (..., n, d) queries, unit norm
     v: torch.Tensor  # (..., d) value head, unit norm
+
+
+class TokenData(_TokenFields):
+    """One (or a batch of) classification data set(s) for the attention model; shapes in the module docstring.
+
+    x (..., n, T, d), y (..., n), z (..., n, d), v (..., d): the constructor checks that the four agree in shape,
+    dtype and device (``_replace`` does not, so that a walker can build a deliberately bad set).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, v: torch.Tensor):
+        _check_data(x, y=y, z=z, v=v)
+        return super().__new__(cls, x, y, z, v)
 
 
 class TrainResult(NamedTuple):

@@ -95,6 +95,9 @@ BAD = [
     Bad("svm_feasible z dtype", lambda: svm_feasible(D.x, D.z.float(), OPT), TypeError, r"z has dtype"),
     Bad("support_tokens w_mm shape", lambda: support_tokens(D.x, D.z, OPT, W[:4, :4]), ValueError, r"w_mm must have"),
     Bad("support_tokens w_mm dtype", lambda: support_tokens(D.x, D.z, OPT, W.float()), TypeError, r"w_mm has dtype"),
+    Bad("TokenData v None", lambda: TokenData(D.x, D.y, D.z, None), TypeError, r"v must be a torch.Tensor"),
+    Bad("TokenData y float32", lambda: TokenData(D.x, D.y.float(), D.z, D.v), TypeError, r"y has dtype torch.float32"),
+    Bad("TokenData z shape", lambda: TokenData(D.x, D.y, D.z[:2], D.v), ValueError, r"z must have shape \(3, 5\)"),
     Bad("support w_mm 3-D", lambda: support_tokens(D.x, D.z, OPT, W[None]), ValueError, r"w_mm must have 2 dims"),
 ]
 
