@@ -154,7 +154,8 @@ class Reader:
     def __init__(self, browser, site: str, color_scheme: str = "light"):
         self.site = site
         self.context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=color_scheme)
-        self.context.add_init_script(f"localStorage.setItem('mode', '{color_scheme}');")
+        # A fresh profile each time (nothing in localStorage): what a first visit sees, console errors included. The
+        # theme follows the emulated system setting (default_mode auto, set by book/_ext/xfbook).
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))

@@ -51,6 +51,18 @@ def use_local_mathjax(app: Sphinx, config: Config) -> None:
     config.mathjax_path = f"mathjax/{MATHJAX_ENTRY}"  # relative to _static/
 
 
+def first_visit_defaults(app: Sphinx, config: Config) -> None:
+    """What a reader's first visit needs: a theme mode and a favicon.
+
+    Without ``default_mode`` (a template variable of pydata-sphinx-theme, not a theme option) the theme's script reads an empty mode on a first visit (nothing in localStorage yet) and
+    logs "Got invalid theme mode" to the console before falling back to ``auto``; ``auto`` follows the reader's system
+    setting. Without ``html_favicon`` the browser asks the server for ``/favicon.ico`` and gets a 404.
+    """
+    config.html_context = {"default_mode": "auto", **(config.html_context or {})}
+    if not config.html_favicon:
+        config.html_favicon = str(STATIC_DIR / "xfbook-favicon.svg")
+
+
 def copy_mathjax(app: Sphinx, exc: Exception | None) -> None:
     source = mathjax_source()
     if exc is not None or source is None or app.builder.format != "html":
@@ -116,6 +128,7 @@ def drop_thebe_config(app: Sphinx, doctree: nodes.document, docname: str) -> Non
 
 def setup(app: Sphinx) -> None:
     app.connect("config-inited", use_local_mathjax)
+    app.connect("config-inited", first_visit_defaults)
     app.connect("builder-inited", add_static_path)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", dedupe_page_assets, priority=900)
