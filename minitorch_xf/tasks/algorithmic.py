@@ -35,7 +35,7 @@ class DigitTask:
         check_choice("kind", self.kind, ("sort", "reverse"))
         check_positive("n", self.n)
         check_positive("base", self.base)
-        check_positive("seed", self.seed, allow_zero=True)
+        self.seed = check_positive("seed", self.seed, allow_zero=True)  # a Python int for manual_seed
         self.generator = torch.Generator().manual_seed(self.seed)
 
     @property
@@ -95,7 +95,7 @@ class DigitTask:
         if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "generate", None)):
             kind = type(model).__name__
             raise TypeError(f"model must be an nn.Module with a generate(prompt, n_new) method (a Decoder), got {kind}")
-        check_positive("seed", seed, allow_zero=True)
+        seed = check_positive("seed", seed, allow_zero=True)
         prompt, answer = self.prompts(batch_size, torch.Generator().manual_seed(seed))
         params = [*model.parameters(), *model.buffers()]
         device = params[0].device if params else torch.device("cpu")

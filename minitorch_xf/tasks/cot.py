@@ -122,8 +122,8 @@ class _Task:
 
     def examples(self, n: int, seed: int) -> list[Example]:
         """``n`` examples drawn from ``random.Random(seed)``."""
-        check_positive("n", n)
-        check_positive("seed", seed, allow_zero=True)
+        n = check_positive("n", n)
+        seed = check_positive("seed", seed, allow_zero=True)  # a Python int: random.Random refuses numpy ints
         rng = random.Random(seed)
         return [self.sample(rng) for _ in range(n)]
 
@@ -480,6 +480,7 @@ class Tokenizer:
     def encode(self, tokens: Sequence[str]) -> list[int]:
         if isinstance(tokens, str):
             raise TypeError(f"tokens must be a list of token strings, got the string {tokens!r} (use .split())")
+        _check_token_list("tokens", tokens)
         bad = [t for t in tokens if t not in self.ids]
         if bad:
             raise ValueError(f"tokens {bad[:5]!r} are not in the vocabulary of {len(self)} tokens")
@@ -504,8 +505,18 @@ class Tokenizer:
 
     def pad(self, seqs: Sequence[Sequence[int]], length: int | None = None) -> torch.Tensor:
         """Right-pad id lists with ``<pad>`` to ``length`` (default: the longest) -> (b, L) int64."""
+        if isinstance(seqs, (str, bytes)) or not isinstance(seqs, Sequence):
+            raise TypeError(f"seqs must be a list of id lists, got {type(seqs).__name__}")
         if not seqs:
             raise ValueError("seqs is empty: nothing to pad")
+        for i, seq in enumerate(seqs):
+            if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
+                raise TypeError(f"seqs[{i}] must be a list of int ids, got {type(seq).__name__}")
+            bad = [
+                t for t in seq if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t < len(self)
+            ]
+            if bad:
+                raise ValueError(f"seqs[{i}] holds {bad[:5]!r}, not ids in [0, {len(self)})")
         longest = max(len(s) for s in seqs)
         length = longest if length is None else check_positive("length", length)
         if length < longest:

@@ -71,6 +71,12 @@ def zadeh_dnf(signs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if signs.is_complex() or x.is_complex():
         raise TypeError(f"signs and x must be real, got dtypes {signs.dtype} and {x.dtype}")
     check_same_device(signs=signs, x=x)
+    try:
+        torch.broadcast_shapes(signs.shape[:-2], x.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the batch dims of signs {tuple(signs.shape)} and x {tuple(x.shape)} do not broadcast"
+        ) from None
     if signs.shape[-2] == 0 or signs.shape[-1] == 0:
         raise ValueError(f"signs has shape {tuple(signs.shape)}: a term needs K >= 1 conjunctions of n >= 1 variables")
     if not signs.is_meta and not ((signs == 0) | (signs == 1)).all():
@@ -101,7 +107,7 @@ class FuzzyLogicTask:
         check_number("n_points", n_points, integer=True, low=2)
         check_number("frac_test", frac_test, low=0, high=1, low_open=True, high_open=True)
         check_number("frac_ood", frac_ood, low=0, high=1, high_open=True)
-        check_number("seed", seed, integer=True, low=0)
+        seed = check_number("seed", seed, integer=True, low=0)  # a Python int for manual_seed
         if n_vars > 10:
             raise ValueError(f"n_vars={n_vars} gives 2**{n_vars} conjunctions; use n_vars <= 10")
         self.n_vars, self.n_terms, self.n_points = n_vars, n_terms, n_points

@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 EDGE, QUERY = "E", "Q"
+MAX_ELEMENTS = 2**30  # entries of the largest tensor random_dag or path_merging will allocate
+MAX_N = 2**15  # the largest n random_dag takes
 
 
 def check_graph(edges, n: int) -> list[tuple[int, int]]:
@@ -130,6 +132,8 @@ def check_dag(edges, n: int) -> list[tuple[int, int]]:
 def random_dag(n: int, p: float, generator: torch.Generator | None = None) -> list[tuple[int, int]]:
     r"""A random DAG: vertices in a random order $\pi$, each pair $\pi_i \to \pi_j$ ($i < j$) an edge w.p. ``p``."""
     check_positive("n", n)
+    if n * n > MAX_ELEMENTS:
+        raise ValueError(f"n={n} needs {n * n} coin flips ({4 * n * n / 2**30:.0f} GiB); use n <= {MAX_N}")
     check_number("p", p, low=0.0, high=1.0)
     check_generator("generator", generator)
     order = torch.randperm(n, generator=generator).tolist()
@@ -177,6 +181,11 @@ def path_merging(edges, n: int, layers: int) -> torch.Tensor:
     """
     edges = check_graph(edges, n)
     check_positive("layers", layers, allow_zero=True)
+    if (layers + 1) * n * n > MAX_ELEMENTS:
+        raise ValueError(
+            f"n={n} and layers={layers} give a ({layers + 1}, {n}, {n}) result of {(layers + 1) * n * n} entries "
+            f"(at most {MAX_ELEMENTS})"
+        )
     succ = _successors(edges, n)
     sets = [{v, *succ[v]} for v in range(n)]  # R_0
     history = [sets]

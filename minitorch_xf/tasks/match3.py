@@ -52,6 +52,17 @@ def match3_labels(x: torch.Tensor, modulus: int) -> torch.Tensor:
     return labels if x.dim() == 2 else labels[0]
 
 
+MAX_ELEMENTS = 2**28  # entries of the (b, M, M) tensor the vectorized labels allocate (2 GiB of float64)
+
+
+def _check_size(n_samples: int, modulus: int) -> None:
+    if n_samples * modulus * modulus > MAX_ELEMENTS:
+        raise ValueError(
+            f"n_samples={n_samples} and modulus={modulus} need a ({n_samples}, {modulus}, {modulus}) float64 tensor "
+            f"({8 * n_samples * modulus**2 / 2**30:.1f} GiB) to label; draw fewer samples per call"
+        )
+
+
 def _labels_vectorized(x: torch.Tensor, modulus: int) -> torch.Tensor:
     """(b, n) residues -> (b, n) labels, via the histogram's circular self-convolution (how many pairs sum to r)."""
     b = x.shape[0]
@@ -69,6 +80,7 @@ def match3_batch(
     check_positive("n_samples", n_samples)
     check_positive("length", length)
     modulus = _check_modulus(modulus)
+    _check_size(n_samples, modulus)
     check_generator("generator", generator)
     x = torch.randint(0, modulus, (n_samples, length), generator=generator)  # (b, n)
     return x, _labels_vectorized(x, modulus)
@@ -92,6 +104,7 @@ def match3_worst_case(
     modulus = _check_modulus(modulus)
     if modulus % 2 == 0:
         raise ValueError(f"modulus={modulus} must be odd: 2a = +-1 (mod modulus) has no solution a for even moduli")
+    _check_size(n_samples, modulus)
     check_generator("generator", generator)
     where = torch.randint(0, length, (n_samples,), generator=generator)  # (b,)
     sign = torch.randint(0, 2, (n_samples,), generator=generator)  # (b,): 1 -> 2a = +1, 0 -> 2a = -1

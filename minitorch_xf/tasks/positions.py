@@ -18,6 +18,8 @@ from .._validate import check_choice, check_generator, check_positive
 
 __all__ = ["even_token", "position_identification"]
 
+MAX_ELEMENTS = 2**28  # entries of the largest tensor a generator here allocates
+
 
 def position_identification(
     n_samples: int, n: int, vocab: int = 1, mode: str = "constant", generator: torch.Generator | None = None
@@ -31,6 +33,8 @@ def position_identification(
     check_positive("n", n)
     check_positive("vocab", vocab)
     check_choice("mode", mode, ("constant", "random"))
+    if n_samples * n > MAX_ELEMENTS:
+        raise ValueError(f"n_samples={n_samples} and n={n} give {n_samples * n} tokens (at most {MAX_ELEMENTS})")
     check_generator("generator", generator)
     if mode == "constant":
         tokens = torch.randint(vocab, (n_samples, 1), generator=generator).expand(n_samples, n).clone()  # (b, n)
@@ -47,6 +51,11 @@ def even_token(
     check_positive("n_samples", n_samples)
     check_positive("n", n)
     check_positive("vocab", vocab)
+    if n_samples * n * vocab > MAX_ELEMENTS:
+        raise ValueError(
+            f"n_samples={n_samples}, n={n} and vocab={vocab} need a one-hot of {n_samples * n * vocab} entries "
+            f"(at most {MAX_ELEMENTS})"
+        )
     check_generator("generator", generator)
     tokens = torch.randint(vocab, (n_samples, n), generator=generator)  # (b, n)
     onehot = torch.nn.functional.one_hot(tokens, vocab)  # (b, n, vocab)

@@ -42,7 +42,7 @@ class LinearRegressionTask:
         check_positive("d", self.d)
         check_positive("n_points", self.n_points)
         check_positive("noise_std", self.noise_std, integer=False, allow_zero=True)
-        check_positive("seed", self.seed, allow_zero=True)
+        self.seed = check_positive("seed", self.seed, allow_zero=True)  # a Python int for manual_seed
         self.generator = torch.Generator().manual_seed(self.seed)
 
     @property

@@ -161,7 +161,7 @@ class SRavenTask:
         check_number("grid", grid, integer=True, low=2)
         check_number("n_values", n_values, integer=True, low=grid)  # distribute_three needs grid distinct values
         check_number("frac_ood", frac_ood, low=0, high=1, high_open=True)
-        check_number("seed", seed, integer=True, low=0)
+        seed = check_number("seed", seed, integer=True, low=0)  # a Python int for manual_seed
         if not isinstance(permute, bool):
             raise TypeError(f"permute must be a bool (True or False), got {permute!r}")
         if not isinstance(unique, bool):
@@ -182,6 +182,8 @@ class SRavenTask:
     def grids(self, rules: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Fresh instances of the given ``rules`` (b, f) -> values (b, r, c, f), before any permutation."""
         check_tensor("rules", rules, ndim=2)
+        if rules.is_meta:
+            raise ValueError("rules is a tensor without data (device meta)")
         if rules.is_floating_point() or rules.is_complex() or rules.dtype == torch.bool:
             raise TypeError(f"rules must be an integer tensor of rule indices, got dtype={rules.dtype}")
         b, f = rules.shape

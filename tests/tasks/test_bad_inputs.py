@@ -300,6 +300,10 @@ ISSUE21_BAD = [
         TypeError,
         r"tokenizer must be a Tokenizer",
     ),
+    Bad("Tokenizer pad string", lambda: COT_TOK.pad("abc"), TypeError, r"seqs must be a list"),
+    Bad("Tokenizer pad id range", lambda: COT_TOK.pad([[1, 99]]), ValueError, r"seqs\[0\] holds \[99\]"),
+    Bad("Tokenizer pad float id", lambda: COT_TOK.pad([[1.5]]), ValueError, r"seqs\[0\] holds \[1.5\]"),
+    Bad("Tokenizer encode None", lambda: COT_TOK.encode(None), TypeError, r"tokens must be a list"),
     # algorithmic
     Bad(
         "DigitTask answer out of range",
@@ -333,6 +337,12 @@ ISSUE21_BAD = [
     Bad("zadeh_dnf signs 2", lambda: zadeh_dnf(torch.tensor([[2, 0]]), r(1, 2).sigmoid()), ValueError, r"only 0 and 1"),
     Bad("zadeh_dnf n mismatch", lambda: zadeh_dnf(SIGNS, r(1, 3).sigmoid()), ValueError, r"signs has n=2"),
     Bad("zadeh_dnf no terms", lambda: zadeh_dnf(SIGNS[:0], r(1, 2).sigmoid()), ValueError, r"signs has shape \(0, 2\)"),
+    Bad(
+        "zadeh_dnf batch dims",
+        lambda: zadeh_dnf(torch.ones(3, 1, 2), torch.rand(2, 4, 2)),
+        ValueError,
+        r"batch dims of signs \(3, 1, 2\) and x \(2, 4, 2\)",
+    ),
     Bad("zadeh_dnf device", lambda: zadeh_dnf(SIGNS, torch.zeros(1, 2, device="meta")), ValueError, r"x on meta"),
     Bad(
         "r_squared pred (b, 1)",
@@ -387,6 +397,8 @@ ISSUE21_BAD = [
     Bad("path_merging layers<0", lambda: path_merging(PATH, 4, -1), ValueError, r"layers=-1"),
     Bad("random_dag p", lambda: random_dag(4, 1.5), ValueError, r"p=1.5"),
     Bad("random_dag n=0", lambda: random_dag(0, 0.5), ValueError, r"n=0"),
+    Bad("random_dag n huge", lambda: random_dag(10**6, 0.1), ValueError, r"n=1000000 needs"),
+    Bad("path_merging n huge", lambda: path_merging([], 10**6, 1), ValueError, r"n=1000000 and layers=1"),
     Bad(
         "branch_choice_accuracy model",
         lambda: branch_choice_accuracy(object(), SEARCH.examples(2, seed=0), SEARCH_TOK),
@@ -422,10 +434,14 @@ ISSUE21_BAD = [
     Bad("match3_labels out of range", lambda: match3_labels(torch.tensor([0, 5]), 5), ValueError, r"modulus=5"),
     Bad("match3_labels float", lambda: match3_labels(torch.tensor([0.0, 1.0]), 5), TypeError, r"x must be an integer"),
     Bad("match3_positive_rate n_samples", lambda: match3_positive_rate(3, 5, n_samples=0), ValueError, r"n_samples=0"),
+    Bad("match3_batch modulus huge", lambda: match3_batch(2, 3, 10**9), ValueError, r"modulus=1000000000 need"),
+    Bad("match3_worst_case huge", lambda: match3_worst_case(10**6, 3, 101), ValueError, r"n_samples=1000000"),
     Bad("match3_worst_case even", lambda: match3_worst_case(2, 3, 4), ValueError, r"modulus=4 must be odd"),
     # positions
     Bad("position_identification mode", lambda: position_identification(2, 3, mode="x"), ValueError, r"mode='x'"),
     Bad("position_identification n=0", lambda: position_identification(2, 0), ValueError, r"n=0"),
+    Bad("even_token huge", lambda: even_token(10**6, 10**6), ValueError, r"n_samples=1000000, n=1000000"),
+    Bad("position_identification huge", lambda: position_identification(10**6, 10**6), ValueError, r"n_samples="),
     Bad("even_token vocab=0", lambda: even_token(2, 3, vocab=0), ValueError, r"vocab=0"),
     Bad("even_token n float", lambda: even_token(2, 3.0), TypeError, r"n must be an int"),
     # sraven
@@ -440,6 +456,12 @@ ISSUE21_BAD = [
         lambda: _sraven().grids(torch.tensor([[0, 8]])),
         ValueError,
         r"rules holds rule indices in \[0, 8\], outside \[0, 8\)",
+    ),
+    Bad(
+        "SRavenTask grids meta",
+        lambda: _sraven().grids(torch.zeros(1, 2, dtype=torch.long, device="meta")),
+        ValueError,
+        r"rules is a tensor without data",
     ),
     Bad("SRavenTask grids float rules", lambda: _sraven().grids(torch.zeros(1, 2)), TypeError, r"rules must be an int"),
     Bad("SRavenTask grids width", lambda: _sraven().grids(torch.zeros(1, 3, dtype=torch.long)), ValueError, r"rules"),
@@ -477,6 +499,21 @@ ISSUE21_HANDLED = [
         "Tokenizer decode non-contiguous",
         lambda: COT_TOK.decode(torch.tensor([[1, 2], [3, 4]]).t()[0]),
         _equal([COT_TOK.vocab[1], COT_TOK.vocab[3]]),
+    ),
+    Handled(
+        "Parity examples numpy seed",
+        lambda: ParityTask(n=3).examples(np.int64(2), seed=np.int64(0)),
+        lambda exs: len(exs) == 2 or pytest.fail("two examples expected"),
+    ),
+    Handled(
+        "SRavenTask numpy seed",
+        lambda: SRavenTask(n_features=2, n_values=4, permute=False, seed=np.int64(1)).latents["train"],
+        _equal(SRavenTask(n_features=2, n_values=4, permute=False, seed=1).latents["train"]),  # int seed: invariance
+    ),
+    Handled(
+        "DigitTask numpy seed",
+        lambda: DigitTask(n=3, base=4, seed=np.int64(5)).sample(2)[0],
+        _equal(DigitTask(n=3, base=4, seed=5).sample(2)[0]),  # int seed: invariance
     ),
     Handled("is_prime numpy int", lambda: is_prime(np.int64(7)), _equal(True)),
     Handled("score_output tuple tokens", lambda: score_output((">", "3", "<eos>"), ("3",)), _equal((True, "correct"))),
