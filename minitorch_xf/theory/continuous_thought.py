@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import torch
 
 from .._validate import (
@@ -83,7 +84,7 @@ def frontier_superposition(embeddings: torch.Tensor, vertices) -> torch.Tensor:
     embeddings: (n, d); vertices: a non-empty list of distinct vertex indices -> (d,).
     """
     u = _check_embeddings(embeddings)
-    if isinstance(vertices, torch.Tensor):
+    if isinstance(vertices, (torch.Tensor, np.ndarray)):
         vertices = vertices.tolist()
     if not isinstance(vertices, (list, tuple)) or not vertices:
         raise ValueError(f"vertices={vertices!r} must be a non-empty list of vertex indices")
@@ -144,6 +145,10 @@ class ContinuousThoughtSearch:
         decoder: str | None = None,
     ):
         u = _check_embeddings(embeddings)
+        if u.device.type != "cpu":
+            raise ValueError(
+                f"embeddings are on {u.device}: the construction's weights are built on the CPU, pass embeddings.cpu()"
+            )
         n, d = u.shape
         check_positive("max_edges", max_edges)
         max_steps = n if max_steps is None else check_positive("max_steps", max_steps)
@@ -224,8 +229,19 @@ class ContinuousThoughtSearch:
         x[self.ONE], x[self.MARK], x[self.SINK] = 1.0, float(marker), float(sink)
         return x
 
+    def _check_stream(self, x) -> torch.Tensor:
+        check_tensor("x", x, ndim=2, floating=True)
+        if x.shape[1] != self.width or not 1 <= x.shape[0] <= self.max_len:
+            raise ValueError(
+                f"x has shape {tuple(x.shape)}; expected (L, width={self.width}) with 1 <= L <= {self.max_len} "
+                "(rows of the residual stream, as encode() builds them)"
+            )
+        check_like("x", x, "embeddings", self.u)
+        return x
+
     def layer1(self, x: torch.Tensor) -> torch.Tensor:
         """Copy each edge's source and target embedding into its ``<e>`` token's buffers: (L, w) -> (L, w)."""
+        self._check_stream(x)
         heads = (self._attend(x, q, self.k1, self.v1, o) for q, o in zip(self.q1, self.o1, strict=True))
         out = x + sum(heads)
         # the buffers only mean something at <e> tokens; elsewhere layer 2 gives them a score of -gamma
@@ -233,10 +249,15 @@ class ContinuousThoughtSearch:
 
     def layer2(self, x: torch.Tensor) -> torch.Tensor:
         """The thought attends to the edges leaving its superposition and adds their targets: (L, w) -> (L, w)."""
+        self._check_stream(x)
         return x + self._attend(x, self.q2, self.k2, self.v2, self.o2)
 
     def filter(self, z: torch.Tensor) -> torch.Tensor:
         r"""MLP filter, then normalization: (d,) -> $(\sum_v h_v)^{-1/2} \sum_v h_v u_v$, $h_v$ = ramp($w_v^\top z$)."""
+        check_tensor("z", z, ndim=1, floating=True)
+        if z.shape[0] != self.d:
+            raise ValueError(f"z has shape {tuple(z.shape)}; expected ({self.d},) like the embeddings")
+        check_like("z", z, "embeddings", self.u)
         a = self.decode @ z / self.eps  # (n,)
         h = torch.relu(a - 1.0) - torch.relu(a - 2.0)  # (n,) in [0, 1]: 0 below eps, 1 above 2 eps
         total = h.sum()
@@ -275,6 +296,10 @@ class ContinuousThoughtSearch:
 
     def readout(self, thoughts: torch.Tensor) -> torch.Tensor:
         r"""(T, d) thoughts -> (T, n) overlaps $\langle c_t, w_v\rangle$ with every vertex's readout vector."""
+        check_tensor("thoughts", thoughts, ndim=2, floating=True)
+        if thoughts.shape[1] != self.d:
+            raise ValueError(f"thoughts has shape {tuple(thoughts.shape)}; expected (T, {self.d}) like the embeddings")
+        check_like("thoughts", thoughts, "embeddings", self.u)
         return thoughts @ self.decode.T
 
 

@@ -100,6 +100,44 @@ BAD = [
     Bad("ContinuousThoughtSearch.reachable goal 1.0", lambda: model().reachable(EDGES, 0, 1.0, 1), TypeError, r"goal"),
     Bad("ContinuousThoughtSearch.thoughts steps True", lambda: model().thoughts(EDGES, 0, True), TypeError, r"steps"),
     Bad(
+        "ContinuousThoughtSearch embeddings meta",
+        lambda: ContinuousThoughtSearch(U.to("meta"), 2),
+        ValueError,
+        r"embeddings are on meta",
+    ),
+    Bad("ContinuousThoughtSearch.readout list", lambda: model().readout([[1.0] * 4]), TypeError, r"thoughts must be a"),
+    Bad(
+        "ContinuousThoughtSearch.readout d",
+        lambda: model().readout(torch.ones(2, 3, dtype=U.dtype)),
+        ValueError,
+        r"thoughts has shape \(2, 3\); expected \(T, 4\)",
+    ),
+    Bad(
+        "ContinuousThoughtSearch.readout float32",
+        lambda: model().readout(torch.ones(2, 4)),
+        TypeError,
+        r"thoughts has dtype torch.float32 but embeddings",
+    ),
+    Bad(
+        "ContinuousThoughtSearch.filter z shape",
+        lambda: model().filter(torch.ones(3, dtype=U.dtype)),
+        ValueError,
+        r"z has shape \(3,\)",
+    ),
+    Bad(
+        "ContinuousThoughtSearch.layer1 x width",
+        lambda: model().layer1(torch.ones(3, 5, dtype=U.dtype)),
+        ValueError,
+        r"x has shape \(3, 5\); expected \(L, width=",
+    ),
+    Bad(
+        "ContinuousThoughtSearch.layer2 x int",
+        lambda: model().layer2(torch.ones(3, 5, dtype=torch.long)),
+        TypeError,
+        r"x must be a floating",
+    ),
+    Bad("frontier_superposition numpy float", lambda: frontier_superposition(U, np.array([0.5])), TypeError, r"0.5"),
+    Bad(
         "vertex_embeddings dtype long", lambda: vertex_embeddings(3, dtype=torch.long), TypeError, r"dtype=torch.int64"
     ),
     Bad("vertex_embeddings dtype str", lambda: vertex_embeddings(3, 2, dtype="float64"), TypeError, r"dtype='float64'"),
@@ -157,6 +195,12 @@ HANDLED = [
             for goal in range(6)
         ],
         _equals([True, True, True, False, False, False]),
+    ),
+    # a NumPy array of vertices: (u_0 + u_2) / sqrt 2
+    Handled(
+        "frontier_superposition numpy vertices",
+        lambda: frontier_superposition(U, np.array([0, 2])),
+        lambda out: torch.testing.assert_close(out, torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=U.dtype) / 2**0.5),
     ),
     # d = n without a generator: one-hot rows, as documented
     Handled("vertex_embeddings d=n one-hot", lambda: vertex_embeddings(3, 3), _equals(torch.eye(3).tolist())),
