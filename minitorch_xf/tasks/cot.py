@@ -438,6 +438,8 @@ class AutomatonTask(_Task):
                 if target not in self.transitions:
                     raise ValueError(f"transitions[{state!r}][{symbol!r}]={target!r} is not a state of {states}")
         check_choice("start", self.start, states)
+        if isinstance(self.accept, str) or not isinstance(self.accept, (tuple, list, set, frozenset)):
+            raise TypeError(f"accept must be a tuple of states, got {type(self.accept).__name__} {self.accept!r}")
         for state in self.accept:
             check_choice("accept state", state, states)
 
@@ -672,7 +674,7 @@ def evaluate(model, examples: Sequence[Example], tokenizer: Tokenizer, cot: bool
         check_flag("cot", cot)
         if max_new is None:
             max_new = max(len(ex.sequence(cot)) - len(ex.query(cot)) for ex in examples) + 4
-        check_positive("max_new", max_new)
+        max_new = check_positive("max_new", max_new)
         device = _model_device(model)
         reasons: Counter = Counter()
         groups: dict[int, list[Example]] = {}

@@ -25,6 +25,7 @@ import numbers
 import random
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .._validate import check_flag, check_generator, check_number, check_positive
@@ -51,12 +52,17 @@ MAX_N = 2**15  # the largest n random_dag takes
 def check_graph(edges, n: int) -> list[tuple[int, int]]:
     """Validate an edge list on ``n`` vertices and return it as a list of ``(u, v)`` int pairs.
 
-    ``edges`` is a list/tuple of pairs or an int tensor of shape (m, 2); every endpoint is an int in ``[0, n)``.
+    ``edges`` is a list/tuple of pairs or an int tensor (or numpy array) of shape (m, 2); every endpoint is an int
+    (numpy ints included) in ``[0, n)``.
     ``n=0`` (an empty graph) is rejected: there is no vertex to search from.
     """
     check_number("n", n, integer=True)
     if n < 1:
         raise ValueError(f"n={n}: an empty graph has no vertex to search from; n must be >= 1")
+    if isinstance(edges, np.ndarray):
+        if edges.dtype.kind not in "iu":
+            raise TypeError(f"edges must be an int array of shape (m, 2), got dtype={edges.dtype}")
+        edges = torch.from_numpy(edges.astype(np.int64))
     if isinstance(edges, torch.Tensor):
         if edges.is_meta:
             raise ValueError("edges is a tensor without data (device meta): give a cpu or cuda tensor")

@@ -393,6 +393,8 @@ ISSUE21_BAD = [
         ValueError,
         r"edges is a tensor without data",
     ),
+    Bad("check_graph float array", lambda: check_graph(np.zeros((1, 2)), 4), TypeError, r"edges must be an int array"),
+    Bad("Automaton accept string", lambda: AutomatonTask(accept="q0"), TypeError, r"accept must be a tuple"),
     Bad("find_cycle triple", lambda: find_cycle([(0, 1, 2)], 4), ValueError, r"edges\[0\]=\(0, 1, 2\)"),
     Bad("path_merging layers<0", lambda: path_merging(PATH, 4, -1), ValueError, r"layers=-1"),
     Bad("random_dag p", lambda: random_dag(4, 1.5), ValueError, r"p=1.5"),
@@ -515,6 +517,7 @@ ISSUE21_HANDLED = [
         lambda: DigitTask(n=3, base=4, seed=np.int64(5)).sample(2)[0],
         _equal(DigitTask(n=3, base=4, seed=5).sample(2)[0]),  # int seed: invariance
     ),
+    Handled("check_graph numpy array", lambda: check_graph(np.array([[0, 1], [1, 2]]), 3), _equal([(0, 1), (1, 2)])),
     Handled("is_prime numpy int", lambda: is_prime(np.int64(7)), _equal(True)),
     Handled("score_output tuple tokens", lambda: score_output((">", "3", "<eos>"), ("3",)), _equal((True, "correct"))),
     Handled("check_graph numpy vertices", lambda: check_graph([(np.int64(0), np.int32(1))], 2), _equal([(0, 1)])),
