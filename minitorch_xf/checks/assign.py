@@ -31,9 +31,10 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MD_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.DOTALL)
 COLAB_PREFIX = r"https://colab\.research\.google\.com/github/[^/\s()]+/[^/\s()]+/blob/[^/\s()]+/"
+# What the student reads first; where the notebook comes from is for maintainers, in the cell's metadata.
 BANNER = (
-    "> **Exercise notebook generated from `{src}`; do not edit by hand.** Replace each "
-    "`raise NotImplementedError()` with your code, then run the check cell below it."
+    "> **Your turn.** Replace each `raise NotImplementedError()` with your code, then run the check cell below it: "
+    "it tells you what is wrong, or that the exercise passes."
 )
 
 
@@ -95,8 +96,11 @@ def make_stub_notebook(nb: dict, src_name: str, dst_name: str | None = None) -> 
         raise ValueError(f"{src_name} has no '{BEGIN}' region: it is not an exercise notebook")
     banner = {
         "cell_type": "markdown",
-        "metadata": {"tags": ["generated-banner"]},
-        "source": BANNER.format(src=src_name),
+        "metadata": {
+            "tags": ["generated-banner"],
+            "generated_from": f"{src_name} (make exercises; do not edit by hand)",
+        },
+        "source": BANNER,
     }
     nb["cells"].insert(1, banner)
     nb["nbformat"], nb["nbformat_minor"] = 4, 4  # no cell ids: stable output
