@@ -100,8 +100,29 @@ def make_dry_run(*args: str) -> list[str]:
 
 
 def test_make_lab_passes_arguments_and_installs_nothing():
-    lines = make_dry_run("lab", "ARGS=--no-browser --port 8899")
-    assert lines == [".venv/bin/jupyter lab --no-browser --port 8899"], lines
+    lines = [line for line in make_dry_run("lab", "ARGS=--no-browser --port 8899") if not line.startswith("#")]
+    assert len(lines) == 1 and lines[0].startswith(f'JUPYTER_CONFIG_DIR="{ROOT}/.jupyter" .venv/bin/jupyter lab'), lines
+    assert lines[0].endswith("--no-browser --port 8899") and "--allow-root" in lines[0], (
+        lines
+    )  # a container runs as root
+
+
+def test_the_students_lab_leaves_every_grading_extension_out():
+    """nbgrader (the course extra) enables its server and lab extensions for the whole environment; the students'
+    settings in .jupyter/ switch off each one the installed nbgrader enables: none loads or warns in their lab."""
+    import json
+
+    settings = json.loads((ROOT / ".jupyter" / "jupyter_server_config.json").read_text())
+    disabled = {k for k, on in settings["ServerApp"]["jpserver_extensions"].items() if on is False}
+    assert {k for k in disabled if k.startswith("nbgrader.")} == disabled and len(disabled) == 4
+    page = json.loads((ROOT / ".jupyter" / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"].get("@jupyter/nbgrader") is True
+    installed = (
+        Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "etc/jupyter/jupyter_server_config.d/nbgrader.json"
+    )
+    if installed.is_file():  # the extensions this nbgrader turns on are the ones the students' settings turn off
+        enabled = {k for k, on in json.loads(installed.read_text())["ServerApp"]["jpserver_extensions"].items() if on}
+        assert enabled <= disabled, f"nbgrader enables {sorted(enabled - disabled)}, not switched off in .jupyter/"
 
 
 def test_make_reproduce_runs_the_full_profile_into_results():
