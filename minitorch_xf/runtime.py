@@ -89,10 +89,14 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def get_profile(profile: str | None = None) -> str:
-    """The run profile: the argument, else ``$XF_PROFILE``, else ``full`` with CUDA and ``ci`` without."""
+    """The run profile: the argument, else ``$XF_PROFILE``, else ``ci``, on any device.
+
+    A GPU does not switch a notebook to ``full`` by itself (a Colab GPU runtime would silently start a run of
+    hours): the larger profiles are asked for, ``XF_PROFILE=long`` or ``XF_PROFILE=full``.
+    """
     name = profile if profile is not None else os.environ.get("XF_PROFILE")
     if name is None:
-        return "full" if torch.cuda.is_available() else "ci"
+        return "ci"
     if name not in PROFILES:
         raise ValueError(f"profile={name!r} is not one of {PROFILES} (set XF_PROFILE=ci, long or full)")
     return name
