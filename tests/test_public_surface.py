@@ -29,6 +29,7 @@ PACKAGE_DIR = str(Path(minitorch_xf.__file__).resolve().parent)
 EXEMPT: dict[str, str] = {
     "minitorch_xf.plot.use_style": "no argument: sets matplotlib's rcParams",
     "minitorch_xf.kernels.triton_available": "no argument: whether triton imports",
+    "minitorch_xf.report.kernel_seconds": "no argument: this process's CPU and wall time so far",
     "minitorch_xf.theory.att_svm.TrainResult": "a result record that train_attention returns",
     "minitorch_xf.theory.universality.WidthSweep": "a result record that width_sweep returns",
 }
