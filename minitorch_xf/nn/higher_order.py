@@ -144,6 +144,8 @@ def _multi_indices(d: int, degree: int) -> tuple[torch.Tensor, list[int]]:
 
 
 def _check_coeffs(coeffs) -> list[float]:
+    if type(coeffs).__module__ == "numpy" and getattr(coeffs, "ndim", None) == 1:
+        coeffs = coeffs.tolist()  # a 1-D numpy array, as a list of Python numbers
     if isinstance(coeffs, torch.Tensor):
         check_tensor("coeffs", coeffs, ndim=1, floating=True)
         coeffs = coeffs.tolist()
@@ -164,8 +166,9 @@ def polynomial_tensor_attention(q, k1, k2, v1, v2, coeffs) -> torch.Tensor:
     theorem gives $p(\langle q, k_1\odot k_2\rangle) = \langle\psi(q), \phi(k_1)\odot\phi(k_2)\rangle$, and
     $(W_1\oslash W_2)^\top(x\oslash y) = (W_1^\top x)\odot(W_2^\top y)$ turns the sum over all $t_1 t_2$ pairs into two
     sums: numerator and normalizer cost $O((s + t_1 + t_2)\, r\, (d + e))$ with $r = \binom{d+g}{g}$ features,
-    linear in the length. ``p`` must be positive on the scores (so that the normalizer is): the Taylor polynomials
-    of $\exp$ of even degree are positive everywhere. Float64 recommended (the features are monomials).
+    linear in the length. ``p`` must be positive on the scores (so that the normalizer is; a normalizer <= 0 raises):
+    the Taylor polynomials of $\exp$ of even degree are positive everywhere. ``coeffs``: a list, tuple, 1-D numpy
+    array or 1-D float tensor. Float64 recommended (the features are monomials).
     """
     _check_five(q, k1, k2, v1, v2)
     coeffs = _check_coeffs(coeffs)
@@ -191,6 +194,13 @@ def polynomial_tensor_attention(q, k1, k2, v1, v2, coeffs) -> torch.Tensor:
     x1 = w1.transpose(-2, -1) @ torch.cat([v1, ones1], dim=-1)  # (..., r, e + 1): W1^T [V1, 1]
     x2 = w2.transpose(-2, -1) @ torch.cat([v2, ones2], dim=-1)  # (..., r, e + 1): W2^T [V2, 1]
     out = u @ (x1 * x2)  # (..., s, e + 1): [numerator, normalizer]
+    normalizer = out[..., -1]
+    if normalizer.numel() and normalizer.device.type != "meta" and not bool((normalizer > 0).all()):
+        raise ValueError(
+            f"coeffs={coeffs}: the polynomial is not positive on these scores (normalizer min "
+            f"{normalizer.min().item():.3g}), so the weights are not a distribution; use a polynomial positive "
+            f"everywhere, e.g. an even-degree Taylor polynomial of exp"
+        )
     return out[..., :-1] / out[..., -1:]  # (..., s, e)
 
 

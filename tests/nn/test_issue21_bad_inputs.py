@@ -47,6 +47,7 @@ from minitorch_xf.nn import (
     match3_head,
     memory_efficient_attention,
     padding_mask,
+    polynomial_tensor_attention,
     prefix_scan_attention,
     relative_attention,
     rms_norm,
@@ -360,6 +361,12 @@ BAD = [
         r"q has shape \(1, 2, 0, 4\): n=0",
     ),
     Bad("toeplitz empty values", lambda: toeplitz(r(0), 1), ValueError, r"values has shape \(0,\)"),
+    Bad(
+        "polynomial_tensor_attention polynomial negative on the scores",
+        lambda: polynomial_tensor_attention(r(1, 2), r(2, 2), r(2, 2), r(2, 3), r(2, 3), [-1.0]),
+        ValueError,
+        r"coeffs=\[-1.0\]: the polynomial is not positive",
+    ),
     # -- the documented domain of linear attention's feature map
     Bad(
         "linear_attention negative feature map",
@@ -410,6 +417,16 @@ def _scan_value(st):
     """The quantities a state (m, u, w) represents: u e^m and w e^m."""
     m, u, w = st
     return torch.cat([(u * m.exp())[..., None], w * m.exp()[..., None]], dim=-1)
+
+
+_POLY = (f64(2, 3), f64(4, 3, seed=1), f64(5, 3, seed=2), f64(4, 2, seed=3), f64(5, 2, seed=4))
+
+
+def _poly_reference(q, k1, k2, v1, v2):
+    """sum_jk p(s_ijk) (v1_j * v2_k) / sum_jk p(s_ijk) with p(s) = 1 + s + s^2 / 2, every score formed."""
+    s = torch.einsum("ic,jc,kc->ijk", q, k1, k2)
+    p = 1 + s + s**2 / 2
+    return torch.einsum("ijk,je,ke->ie", p, v1, v2) / p.sum((-2, -1))[:, None]
 
 
 _A, _B = state(seed=0), state(seed=3)
@@ -519,6 +536,17 @@ HANDLED = [
         "linear_attention on meta tensors",
         lambda: linear_attention(*(torch.empty(2, 3, 4, device=META) for _ in range(3)), causal=True).shape,
         lambda shape: shape == (2, 3, 4) or (_ for _ in ()).throw(AssertionError(shape)),
+    ),
+    Handled(
+        "padding_mask lengths on meta",
+        lambda: padding_mask(torch.tensor([1, 2], device=META), 3).shape,
+        lambda shape: shape == (2, 1, 1, 3) or (_ for _ in ()).throw(AssertionError(shape)),
+    ),
+    # p(s) = 1 + s + s^2/2 > 0 everywhere, coefficients as a numpy array: against the scores written out
+    Handled(
+        "polynomial_tensor_attention numpy coeffs",
+        lambda: polynomial_tensor_attention(*_POLY, np.array([1.0, 1.0, 0.5])),
+        _close(_poly_reference(*_POLY)),
     ),
     Handled(
         "elu_feature_map expanded x",
