@@ -37,6 +37,7 @@ from .._validate import (
     check_like,
     check_number,
     check_positive,
+    check_same_device,
     check_tensor,
 )
 
@@ -370,6 +371,7 @@ def direction_correlation(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
     """
     check_tensor("w1", w1, min_ndim=2, floating=True)
     check_tensor("w2", w2, min_ndim=2, floating=True)
+    check_same_device(w1=w1, w2=w2)
     a, b = torch.broadcast_tensors(w1, w2)
     num = (a * b).sum((-2, -1))
     den = a.flatten(-2).norm(dim=-1) * b.flatten(-2).norm(dim=-1)

@@ -169,6 +169,13 @@ def prefix_predictions(x: torch.Tensor, y: torch.Tensor, method: str, **kwargs) 
     x, y = _check_examples(x, y)
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {METHODS}")
+    allowed, needed = {"ols": ((), ()), "ridge": (("lam",), ("lam",)), "gd": (("eta", "steps", "w0"), ("eta",))}[method]
+    unknown, missing = sorted(set(kwargs) - set(allowed)), [k for k in needed if k not in kwargs]
+    if unknown or missing:
+        raise TypeError(
+            f"method={method!r} takes keyword arguments {allowed or 'none'} and needs {needed or 'none'}: "
+            f"got {sorted(kwargs)} ({'unknown ' + str(unknown) if unknown else 'missing ' + str(missing)})"
+        )
     predict = {"ols": ols_predict, "ridge": ridge_predict, "gd": gd_predict}[method]
     preds = [torch.zeros_like(y[..., 0])]
     for i in range(1, x.shape[-2]):

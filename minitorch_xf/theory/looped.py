@@ -65,6 +65,7 @@ def algoformer(pre: Callable, loop: Callable, post: Callable, x: torch.Tensor, n
     """
     for name, fn in (("pre", pre), ("loop", loop), ("post", post)):
         check_callable(name, fn)
+    check_tensor("x", x)
     check_positive("n_loops", n_loops)
     h = pre(x)
     for _ in range(n_loops):

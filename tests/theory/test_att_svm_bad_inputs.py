@@ -98,6 +98,7 @@ BAD = [
     Bad("TokenData v None", lambda: TokenData(D.x, D.y, D.z, None), TypeError, r"v must be a torch.Tensor"),
     Bad("TokenData y float32", lambda: TokenData(D.x, D.y.float(), D.z, D.v), TypeError, r"y has dtype torch.float32"),
     Bad("TokenData z shape", lambda: TokenData(D.x, D.y, D.z[:2], D.v), ValueError, r"z must have shape \(3, 5\)"),
+    Bad("direction_correlation meta", lambda: direction_correlation(W, W.to("meta")), ValueError, r"w2 on meta"),
     Bad("support w_mm 3-D", lambda: support_tokens(D.x, D.z, OPT, W[None]), ValueError, r"w_mm must have 2 dims"),
 ]
 

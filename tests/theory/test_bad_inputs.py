@@ -204,6 +204,7 @@ BAD = [
     Bad("unroll step returns str", lambda: unroll(lambda y: "y", Y, 2), TypeError, r"step returned str"),
     Bad("algoformer pre None", lambda: algoformer(None, ident, ident, Y, 2), TypeError, r"pre must be callable"),
     Bad("algoformer n_loops=0", lambda: algoformer(ident, ident, ident, Y, 0), ValueError, r"n_loops=0"),
+    Bad("algoformer x list", lambda: algoformer(ident, ident, ident, [1.0], 2), TypeError, r"x must be a torch.Tensor"),
     Bad("algoformer loop int", lambda: algoformer(ident, 3, ident, Y, 2), TypeError, r"loop must be callable"),
     Bad("subleq n_steps=0", lambda: subleq_interpreter([1], [(0, 0, 0)], 0), ValueError, r"n_steps=0"),
     Bad("subleq empty memory", lambda: subleq_interpreter([], [(0, 0, 0)], 1), ValueError, r"memory must hold"),

@@ -128,6 +128,10 @@ BAD = [
         "p must be a torch.Tensor",
     ),
     Bad("prefix_predictions method None", lambda: prefix_predictions(X, Y, None), ValueError, "method=None"),
+    Bad("prefix_predictions gd without eta", lambda: prefix_predictions(X, Y, "gd"), TypeError, r"needs \('eta',\)"),
+    Bad(
+        "prefix_predictions ols lam", lambda: prefix_predictions(X, Y, "ols", lam=1.0), TypeError, r"unknown \['lam'\]"
+    ),
     Bad("pair-y-shape", lambda: pair_tokens(r(2, 4, 3), r(2, 3)), ValueError, "y has shape"),
     Bad("pair-empty", lambda: pair_tokens(torch.zeros(2, 0, 3), torch.zeros(2, 0)), ValueError, "n >= 1"),
     Bad("pair-dtype", lambda: pair_tokens(r(2, 4, 3), r(2, 4, dtype=F64)), TypeError, "y has dtype"),
