@@ -241,6 +241,8 @@ def match3_head(tokens: torch.Tensor, modulus: int, sharpness: float | None = No
     modulus = check_number("modulus", modulus, integer=True, low=2)
     if tokens.shape[1] == 0:
         raise ValueError(f"tokens has shape {tuple(tokens.shape)}: the head needs at least one token per sequence")
+    b, n = tokens.shape
+    check_size(f"match3_head of tokens {tuple(tokens.shape)}: its (b, n, n, n) scores", b * n**3)
     if sharpness is None:
         lam = match3_sharpness(tokens.shape[1], modulus)
     else:
@@ -278,6 +280,8 @@ class TensorAttention(nn.Module):
         if x.shape[1] == 0:
             raise ValueError(f"x has shape {tuple(x.shape)}: attention needs at least one token")
         check_like_module("x", x, self)
+        b, n, _ = x.shape
+        check_size(f"TensorAttention on x {tuple(x.shape)}: its (b, n, n, n) scores", b * n**3)
         out = tensor_attention(
             self.w_q(x), self.w_k1(x), self.w_k2(x), self.w_v1(x), self.w_v2(x), scale=1.0 / self.d_head
         )  # (b, n, d_head)

@@ -167,6 +167,18 @@ BAD = [
         r"scores .*8,589,934,592",
     ),
     Bad(
+        "match3_head tokens too long",
+        lambda: match3_head(torch.zeros(1, 2**11, dtype=torch.long), 5),
+        ValueError,
+        r"match3_head of tokens \(1, 2048\)",
+    ),
+    Bad(
+        "TensorAttention x too long",
+        lambda: TensorAttention(2)(torch.zeros(1, 2**11, 2)),
+        ValueError,
+        r"TensorAttention on x \(1, 2048, 2\)",
+    ),
+    Bad(
         "hypernetwork_weights too large",
         lambda: hypernetwork_weights(r(1, 1, 2**8, 2**8), r(2**10, 2**10), r(2**10, 2**10)),
         ValueError,
