@@ -34,7 +34,7 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_flag, check_like, check_positive, check_tensor
+from .._validate import check_flag, check_like, check_positive, check_same_device, check_tensor
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
@@ -300,6 +300,7 @@ class EnergyTransformer(nn.Module):
         y = _check_tokens(y)
         if y.shape[-1] != self.d:
             raise ValueError(f"y has token dimension {y.shape[-1]} but the model has d={self.d}")
+        check_same_device(y=y, w=self.w)
         return y
 
     def energy(self, y: torch.Tensor) -> torch.Tensor:

@@ -189,6 +189,7 @@ BAD = [
         TypeError,
         r"allow_step_above_one must be a bool",
     ),
+    Bad("EnergyTransformer y meta", lambda: EnergyTransformer(3, 2)(Y.to("meta")), ValueError, r"y on meta, w on cpu"),
     Bad("EnergyTransformer step 1.5", lambda: EnergyTransformer(3, 2, step=1.5), ValueError, r"step=1.5 is outside"),
     Bad("energy_descent_step w_s indefinite", lambda: energy_descent_step(Y, 0.5, INDEF), ValueError, PSD),
     Bad("pairwise_energy w_s indefinite", lambda: pairwise_energy(Y, INDEF), ValueError, PSD),
