@@ -38,6 +38,7 @@ from .._validate import (
     check_number,
     check_positive,
     check_same_device,
+    check_size,
     check_tensor,
 )
 
@@ -155,6 +156,7 @@ def make_token_data(
     check_positive("t", t)
     check_positive("d", d)
     check_float_dtype("dtype", dtype)
+    check_size(f"make_token_data(n={n}, t={t}, d={d})'s tokens", n * t * d)
     if t < 2:
         raise ValueError(f"t={t}: attention needs T >= 2 tokens per sequence to select from")
     check_generator("generator", generator)

@@ -42,6 +42,7 @@ from .._validate import (
     check_like,
     check_number,
     check_positive,
+    check_size,
     check_tensor,
 )
 from ..tasks.graphs import _check_vertex, check_graph
@@ -65,6 +66,7 @@ def vertex_embeddings(
     check_float_dtype("dtype", dtype)
     if d is not None:
         check_positive("d", d)
+    check_size(f"vertex_embeddings(n={n}, d={d})", n * (n if d is None else d))
     if d is None or (d == n and generator is None):
         return torch.eye(n, dtype=dtype)
     u = torch.randn(n, d, generator=generator, dtype=dtype)  # (n, d)
@@ -167,6 +169,10 @@ class ContinuousThoughtSearch:
         self.P = slice(3 * d, 3 * d + self.max_len)
         self.ONE, self.MARK, self.SINK = 3 * d + self.max_len, 3 * d + self.max_len + 1, 3 * d + self.max_len + 2
         self.width = 3 * d + self.max_len + 3
+        check_size(
+            f"ContinuousThoughtSearch(n={n}, d={d}, max_edges={max_edges}, max_steps={max_steps})'s weights",
+            self.width * max(self.max_len, d + 1),
+        )
         self._build_weights()
 
     def _build_weights(self) -> None:

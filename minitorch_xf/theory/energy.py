@@ -34,7 +34,7 @@ import math
 import torch
 from torch import nn
 
-from .._validate import check_flag, check_like, check_positive, check_same_device, check_tensor
+from .._validate import check_flag, check_like, check_positive, check_same_device, check_size, check_tensor
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
@@ -284,6 +284,7 @@ class EnergyTransformer(nn.Module):
         super().__init__()
         check_positive("d", d)
         check_positive("n_layers", n_layers)
+        check_size(f"EnergyTransformer(d={d})'s matrix", d * d)
         self.d, self.n_layers, self.step = d, n_layers, _check_step(step, allow_step_above_one)
         self.allow_step_above_one = allow_step_above_one
         if w is None:

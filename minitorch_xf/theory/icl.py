@@ -43,6 +43,7 @@ from .._validate import (
     check_number,
     check_positive,
     check_same_device,
+    check_size,
     check_tensor,
 )
 
@@ -228,6 +229,7 @@ def gd_lsa_weights(
     check_number("eta", eta)
     check_positive("n_context", n_context)
     check_float_dtype("dtype", dtype)
+    check_size(f"gd_lsa_weights(d={d})'s matrices", (d + 1) ** 2)
     big_d = d + 1
     w_kq = torch.zeros(big_d, big_d, dtype=dtype)
     w_kq[:d, :d] = torch.eye(d, dtype=dtype)
@@ -286,6 +288,7 @@ class LinearSelfAttention(nn.Module):
         super().__init__()
         check_positive("d", d)
         init_std = check_number("init_std", init_std, low=0)
+        check_size(f"LinearSelfAttention(d={d})'s matrices", (d + 1) ** 2)
         self.d = d
         big_d = d + 1
         self.w_k = nn.Parameter(init_std * torch.randn(big_d, big_d))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validate import check_callable, check_flag, check_float_dtype, check_positive, check_tensor
+from .._validate import check_callable, check_flag, check_float_dtype, check_positive, check_size, check_tensor
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = ["SubleqTransformer", "algoformer", "subleq_interpreter", "unroll"]
@@ -243,6 +243,10 @@ class SubleqTransformer:
             dtype,
         )
         self.layout = _Layout(max(n_memory, n_instructions) + 1)
+        check_size(
+            f"SubleqTransformer(n_memory={n_memory}, n_instructions={n_instructions})'s weights",
+            self.layout.width * self.layout.width,
+        )
         self.zero_cell, self.halt = n_memory, n_instructions
         self.fetch = self._fetch_weights()
         self.execute_attn, self.execute_mlp = self._execute_weights()

@@ -31,7 +31,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_callable, check_float_dtype, check_like, check_number, check_positive, check_tensor
+from .._validate import (
+    check_callable,
+    check_float_dtype,
+    check_like,
+    check_number,
+    check_positive,
+    check_size,
+    check_tensor,
+)
 from ..nn.attention import scaled_dot_product_attention
 
 __all__ = [
@@ -260,6 +268,7 @@ def random_particle_system(
     scale = check_positive("scale", scale, integer=False)
     seed = check_number("seed", seed, integer=True, low=0, high=2**64 - 1)  # torch's seed range
     check_float_dtype("dtype", dtype)
+    check_size(f"random_particle_system(d={d}, hidden={hidden})'s weights", d * max(d, hidden))
     gen = torch.Generator().manual_seed(seed)
 
     def w(rows: int, cols: int) -> torch.Tensor:

@@ -24,6 +24,7 @@ from .._validate import (
     check_number,
     check_positive,
     check_same_device,
+    check_size,
     check_tensor,
 )
 from ..nn.attention import MultiHeadAttention
@@ -82,6 +83,10 @@ class SmallTransformer(nn.Module):
         for name, v in (("d_in", d_in), ("d_out", d_out), ("width", width), ("n_layers", n_layers)):
             check_positive(name, v)
         check_divisible("width", width, "n_heads", n_heads)
+        check_size(
+            f"SmallTransformer(d_in={d_in}, d_out={d_out}, width={width})'s weights",
+            max(d_in, d_out, 4 * width) * width,
+        )
         self.inp, self.out = nn.Linear(d_in, width), nn.Linear(width, d_out)
         self.attn = nn.ModuleList(MultiHeadAttention(width, n_heads) for _ in range(n_layers))
         self.ffn = nn.ModuleList(FeedForward(width, 4 * width, activation="relu") for _ in range(n_layers))
@@ -111,6 +116,7 @@ class RandomSeqMap(nn.Module):
         super().__init__()
         check_positive("d", d)
         check_generator("generator", generator)
+        check_size(f"RandomSeqMap(d={d})'s matrices", 5 * d * d)
         mats = torch.randn(5, d, d, generator=generator) / d**0.5  # (5, d, d)
         mats[1:3] *= 2.0  # sharper attention, so the map is far from a token-wise one
         self.register_buffer("mats", mats)
@@ -210,6 +216,7 @@ class PositionClassifier(nn.Module):
         for name, v in (("vocab", vocab), ("n_classes", n_classes), ("n_layers", n_layers), ("max_len", max_len)):
             check_positive(name, v)
         check_divisible("d_model", d_model, "n_heads", n_heads)
+        check_size(f"PositionClassifier(vocab={vocab}, d_model={d_model})'s embedding", vocab * d_model)
         self.max_len = max_len
         self.embed = nn.Embedding(vocab, d_model)
         self.attn = nn.ModuleList(RelativeAttention(d_model, n_heads, max_len, universal) for _ in range(n_layers))

@@ -99,6 +99,7 @@ BAD = [
     Bad("TokenData y float32", lambda: TokenData(D.x, D.y.float(), D.z, D.v), TypeError, r"y has dtype torch.float32"),
     Bad("TokenData z shape", lambda: TokenData(D.x, D.y, D.z[:2], D.v), ValueError, r"z must have shape \(3, 5\)"),
     Bad("direction_correlation meta", lambda: direction_correlation(W, W.to("meta")), ValueError, r"w2 on meta"),
+    Bad("make_token_data 2**40", lambda: make_token_data(2**20, 2**10, 2**10), ValueError, r"would need"),
     Bad("support w_mm 3-D", lambda: support_tokens(D.x, D.z, OPT, W[None]), ValueError, r"w_mm must have 2 dims"),
 ]
 

@@ -190,6 +190,15 @@ BAD = [
         r"allow_step_above_one must be a bool",
     ),
     Bad("EnergyTransformer y meta", lambda: EnergyTransformer(3, 2)(Y.to("meta")), ValueError, r"y on meta, w on cpu"),
+    # sizes that would make the allocator fail are refused up front, with the count they would need
+    Bad("EnergyTransformer d 2**40", lambda: EnergyTransformer(2**40, 2), ValueError, r"d=1099511627776.*would need"),
+    Bad("SubleqTransformer n_memory 2**40", lambda: SubleqTransformer(2**40, 1), ValueError, r"n_memory=.*would need"),
+    Bad(
+        "random_particle_system hidden 2**40",
+        lambda: random_particle_system(3, hidden=2**40),
+        ValueError,
+        r"hidden=1099511627776.*would need",
+    ),
     Bad("EnergyTransformer step 1.5", lambda: EnergyTransformer(3, 2, step=1.5), ValueError, r"step=1.5 is outside"),
     Bad("energy_descent_step w_s indefinite", lambda: energy_descent_step(Y, 0.5, INDEF), ValueError, PSD),
     Bad("pairwise_energy w_s indefinite", lambda: pairwise_energy(Y, INDEF), ValueError, PSD),

@@ -136,6 +136,10 @@ BAD = [
         TypeError,
         r"x must be a floating",
     ),
+    Bad("vertex_embeddings n 2**40", lambda: vertex_embeddings(2**40), ValueError, r"n=1099511627776.*would need"),
+    Bad(
+        "ContinuousThoughtSearch max_edges 2**40", lambda: model(max_edges=2**40), ValueError, r"max_edges=.*would need"
+    ),
     Bad("frontier_superposition numpy float", lambda: frontier_superposition(U, np.array([0.5])), TypeError, r"0.5"),
     Bad(
         "vertex_embeddings dtype long", lambda: vertex_embeddings(3, dtype=torch.long), TypeError, r"dtype=torch.int64"

@@ -132,6 +132,8 @@ BAD = [
     Bad(
         "prefix_predictions ols lam", lambda: prefix_predictions(X, Y, "ols", lam=1.0), TypeError, r"unknown \['lam'\]"
     ),
+    Bad("gd_lsa_weights d 2**40", lambda: gd_lsa_weights(2**40, 0.1, 5), ValueError, r"d=1099511627776.*would need"),
+    Bad("LinearSelfAttention d 2**40", lambda: LinearSelfAttention(2**40), ValueError, r"would need"),
     Bad("pair-y-shape", lambda: pair_tokens(r(2, 4, 3), r(2, 3)), ValueError, "y has shape"),
     Bad("pair-empty", lambda: pair_tokens(torch.zeros(2, 0, 3), torch.zeros(2, 0)), ValueError, "n >= 1"),
     Bad("pair-dtype", lambda: pair_tokens(r(2, 4, 3), r(2, 4, dtype=F64)), TypeError, "y has dtype"),

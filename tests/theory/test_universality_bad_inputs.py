@@ -148,6 +148,14 @@ BAD = [
         ValueError,
         r"tokens on meta",
     ),
+    Bad("SmallTransformer width 2**40", lambda: SmallTransformer(2, 2, 2**40), ValueError, r"width=.*would need"),
+    Bad("RandomSeqMap d 2**40", lambda: RandomSeqMap(2**40), ValueError, r"d=1099511627776.*would need"),
+    Bad(
+        "PositionClassifier vocab 2**40",
+        lambda: PositionClassifier(2**40, 4, 8, 2, 1, 4, True),
+        ValueError,
+        r"vocab=.*would need",
+    ),
     Bad("classifier vocab", lambda: PositionClassifier(0, 4, 8, 2, 1, 4, True), ValueError, r"vocab=0"),
 ]
 
