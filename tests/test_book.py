@@ -34,6 +34,20 @@ def resolve(entry: str) -> Path:
     raise FileNotFoundError(entry)
 
 
+def test_notebook_pages_hide_the_setup_and_table_code():
+    """The Colab/pip setup cell and the cell that builds the paper-vs-book table stay in the notebook and show only
+    their output on the page (the browser test checks the built page)."""
+    import json
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+        for cell in cells:
+            tags = cell["metadata"].get("tags", [])
+            if "setup" in tags or "PaperTable(" in "".join(cell["source"]):
+                assert "remove-input" in tags, f"{path.name}: tag this cell remove-input: {cell['source'][:1]}"
+        assert "setup" in cells[0]["metadata"].get("tags", []), f"{path.name}: its first code cell is the setup"
+
+
 def test_every_toc_entry_exists():
     missing = [f for f in toc_files() if not any((ROOT / f"{f}{e}").exists() for e in (".md", ".ipynb"))]
     assert not missing, f"_toc.yml lists files that do not exist: {missing}"

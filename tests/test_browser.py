@@ -17,6 +17,7 @@ test skips, unless ``CI`` is set: then it fails, since ``.ci/run`` installs Chro
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
@@ -48,9 +49,12 @@ CHROMIUM_FLAGS = [
 BASEURL = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
 SEARCH_TERM, SEARCH_PAGE = "Hopfield", "book/ch03-energy.html"
 RAW_MATH = ("$", "\\(", "\\)", "\\[", "\\]")
+# The first line of every notebook's Colab/pip setup cell: the notebook keeps it, the page hides it (remove-input).
+SETUP_MARK = "# Setup (safe to re-run)"
 
 # What the page reports once its scripts have run and MathJax has typeset it.
 INSPECT = """async () => {
+  const SETUP_MARK = __SETUP__;
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
   const images = [...document.images];
   images.forEach((img) => { img.loading = "eager"; });
@@ -86,8 +90,11 @@ INSPECT = """async () => {
     brokenImages: images.filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.currentSrc || img.src),
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+    setupShown: [...document.querySelectorAll("pre")].filter((e) => e.offsetParent !== null
+      && e.textContent.includes(SETUP_MARK)).length,
   };
 }"""
+INSPECT = INSPECT.replace("__SETUP__", json.dumps(SETUP_MARK))
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -256,6 +263,8 @@ def test_every_page_reads_right(site, chromium):
             problems += [f"math wider than its table cell (the next cell hides it): {m!r}" for m in seen["clippedMath"]]
             problems += [f"image did not load: {src}" for src in seen["brokenImages"]]
             problems += check_links(site, path, seen["links"])
+            if seen["setupShown"]:
+                problems.append("the notebook's setup cell is visible (tag it remove-input)")
             if problems:
                 failures[path] = sorted(set(problems))
     finally:
