@@ -133,6 +133,8 @@ def _check_ids(name: str, ids, n: int, t: int) -> torch.Tensor:
     check_tensor(name, ids, ndim=1)
     if ids.dtype.is_floating_point or ids.dtype == torch.bool:
         raise TypeError(f"{name} must be an integer tensor of token indices, got dtype={ids.dtype}")
+    if ids.device.type == "meta":
+        raise ValueError(f"{name} is on the meta device: its token indices are needed as values")
     if ids.shape[0] != n:
         raise ValueError(f"{name} must have one token index per sequence (n={n}), got shape {tuple(ids.shape)}")
     if bool(((ids < 0) | (ids >= t)).any()):

@@ -94,7 +94,10 @@ def _check_symmetric(name: str, w: torch.Tensor) -> torch.Tensor:
 
 def _check_psd(name: str, w: torch.Tensor) -> torch.Tensor:
     r"""``w`` (symmetric) has no eigenvalue below $-\sqrt{\epsilon}\,\max|\lambda|$: the round-off of a $W^\top W$."""
-    eigs = torch.linalg.eigvalsh(w.detach().double().cpu())
+    w_d = w.detach().double().cpu()
+    if not bool(torch.isfinite(w_d).all()):
+        raise ValueError(f"{name} holds NaN or inf: it must be a finite positive semi-definite matrix")
+    eigs = torch.linalg.eigvalsh(w_d)
     scale = max(float(eigs.abs().max()), torch.finfo(torch.float64).tiny)
     tol = torch.finfo(w.dtype).eps ** 0.5 * scale
     if float(eigs.min()) < -tol:

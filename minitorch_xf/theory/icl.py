@@ -95,8 +95,16 @@ def _check_w0(w0, x: torch.Tensor) -> torch.Tensor:
     if w0 is None:
         return x.new_zeros(x.shape[:-2] + x.shape[-1:])  # (..., d)
     w0 = check_tensor("w0", w0, min_ndim=1, floating=True)
-    if w0.shape[-1] != x.shape[-1]:
-        raise ValueError(f"w0 has shape {tuple(w0.shape)}; its last dim must be d={x.shape[-1]}")
+    want = (*x.shape[:-2], x.shape[-1])
+    lead, batch = tuple(w0.shape[:-1]), want[:-1]
+    fits = len(lead) <= len(batch) and all(
+        a in (1, b) for a, b in zip(lead, batch[len(batch) - len(lead) :], strict=True)
+    )
+    if w0.shape[-1] != x.shape[-1] or not fits:
+        raise ValueError(
+            f"w0 has shape {tuple(w0.shape)}; expected (d,) = ({x.shape[-1]},) or one that expands to x's batch "
+            f"dims + (d,) = {want}"
+        )
     check_like("w0", w0, "x", x)
     return w0.expand(x.shape[:-2] + x.shape[-1:])
 
@@ -156,7 +164,10 @@ def ols_predict(x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor) -> torc
     """
     x, y = _check_examples(x, y)
     x_query = _check_queries(x_query, x)
-    w = torch.linalg.pinv(x) @ y[..., None]  # (..., d, 1)
+    try:
+        w = torch.linalg.pinv(x) @ y[..., None]  # (..., d, 1)
+    except torch.linalg.LinAlgError as err:
+        raise ValueError("x holds NaN or inf: its least-squares solution is undefined") from err
     return (x_query @ w)[..., 0]  # (..., s)
 
 

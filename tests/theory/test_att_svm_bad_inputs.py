@@ -100,6 +100,9 @@ BAD = [
     Bad("TokenData z shape", lambda: TokenData(D.x, D.y, D.z[:2], D.v), ValueError, r"z must have shape \(3, 5\)"),
     Bad("direction_correlation meta", lambda: direction_correlation(W, W.to("meta")), ValueError, r"w2 on meta"),
     Bad("make_token_data 2**40", lambda: make_token_data(2**20, 2**10, 2**10), ValueError, r"would need"),
+    Bad(
+        "svm_constraints opt meta", lambda: svm_constraints(D.x, D.z, OPT.to("meta")), ValueError, r"opt is on the meta"
+    ),
     Bad("support w_mm 3-D", lambda: support_tokens(D.x, D.z, OPT, W[None]), ValueError, r"w_mm must have 2 dims"),
 ]
 

@@ -199,6 +199,7 @@ BAD = [
         ValueError,
         r"hidden=1099511627776.*would need",
     ),
+    Bad("kernel_weights w_s nan", lambda: kernel_weights(Y, W * math.nan), ValueError, r"w_s holds NaN or inf"),
     Bad("EnergyTransformer step 1.5", lambda: EnergyTransformer(3, 2, step=1.5), ValueError, r"step=1.5 is outside"),
     Bad("energy_descent_step w_s indefinite", lambda: energy_descent_step(Y, 0.5, INDEF), ValueError, PSD),
     Bad("pairwise_energy w_s indefinite", lambda: pairwise_energy(Y, INDEF), ValueError, PSD),

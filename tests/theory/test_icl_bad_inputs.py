@@ -134,6 +134,13 @@ BAD = [
     ),
     Bad("gd_lsa_weights d 2**40", lambda: gd_lsa_weights(2**40, 0.1, 5), ValueError, r"d=1099511627776.*would need"),
     Bad("LinearSelfAttention d 2**40", lambda: LinearSelfAttention(2**40), ValueError, r"would need"),
+    Bad(
+        "gd_step w0 extra dim",
+        lambda: gd_step(X, Y, 0.1, w0=torch.zeros(1, 3, dtype=F64)),
+        ValueError,
+        r"w0 has shape \(1, 3\); expected \(d,\)",
+    ),
+    Bad("ols_predict x nan", lambda: ols_predict(X * math.nan, Y, XQ), ValueError, r"x holds NaN or inf"),
     Bad("pair-y-shape", lambda: pair_tokens(r(2, 4, 3), r(2, 3)), ValueError, "y has shape"),
     Bad("pair-empty", lambda: pair_tokens(torch.zeros(2, 0, 3), torch.zeros(2, 0)), ValueError, "n >= 1"),
     Bad("pair-dtype", lambda: pair_tokens(r(2, 4, 3), r(2, 4, dtype=F64)), TypeError, "y has dtype"),
@@ -157,6 +164,12 @@ HANDLED = [
         "ols_predict non-contiguous x",
         lambda: ols_predict(X.T.contiguous().T, Y, XQ),
         _close(torch.from_numpy(XQ.numpy() @ np.linalg.lstsq(X.numpy(), Y.numpy(), rcond=None)[0])),
+    ),
+    # a batched w0 of shape (1, d) expands over a batch of 2 prompts: one GD step from w0 = 0 is eta/N X^T y
+    Handled(
+        "gd_step w0 (1, d) over a batch",
+        lambda: gd_step(X.expand(2, 6, 3), Y.expand(2, 6), 0.1, w0=torch.zeros(1, 3, dtype=F64)),
+        _close(torch.from_numpy(0.1 / 6 * X.numpy().T @ Y.numpy()).expand(2, 3)),
     ),
     # float32 weights on request, P = eta / N I
     Handled(
