@@ -277,6 +277,12 @@ def _record_steps(n_steps: int, n_records: int) -> list[int]:
     return sorted({0, n_steps, *grid.tolist()})
 
 
+def _unpack(data) -> tuple:
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
+        raise TypeError(f"data must be a TokenData (x, y, z, v), got {type(data).__name__}")
+    return tuple(data)
+
+
 def _check_train_args(lr, n_steps, n_records) -> None:
     check_number("lr", lr, low=0, low_open=True)
     check_positive("n_steps", n_steps)
@@ -297,10 +303,10 @@ def train_w(
     The optimizer of Tarzanagh et al. (2023) (their code: $\eta = 0.1$). Batched: each problem in the leading dims
     gets its own normalization. ``w0`` (..., d, d) defaults to zeros. Records ``n_records`` log-spaced iterates.
     """
-    x, y, z, v = data
+    x, y, z, v = _unpack(data)
     _check_train_args(lr, n_steps, n_records)
-    d = x.shape[-1]
     _check_data(x, y=y, z=z, v=v)
+    d = x.shape[-1]
     if w0 is None:
         w = torch.zeros((*x.shape[:-3], d, d), dtype=x.dtype, device=x.device)
     else:
@@ -341,7 +347,7 @@ def train_kq(
     ``init_scale`` times standard normal draws from ``generator`` (a zero start would be a saddle: both gradients
     vanish). ``m`` defaults to d. The recorded path is $KQ^\top$.
     """
-    x, y, z, v = data
+    x, y, z, v = _unpack(data)
     _check_train_args(lr, n_steps, n_records)
     _check_data(x, y=y, z=z, v=v)
     _check_labels(y)

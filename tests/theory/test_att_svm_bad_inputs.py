@@ -103,6 +103,9 @@ BAD = [
     Bad(
         "svm_constraints opt meta", lambda: svm_constraints(D.x, D.z, OPT.to("meta")), ValueError, r"opt is on the meta"
     ),
+    Bad("train_w data None", lambda: train_w(None, n_steps=2), TypeError, r"data must be a TokenData"),
+    Bad("train_kq data triple", lambda: train_kq(tuple(D)[:3], n_steps=2), TypeError, r"data must be a TokenData"),
+    Bad("train_w x None", lambda: train_w(data(x=None), n_steps=2), TypeError, r"x must be a torch.Tensor"),
     Bad("support w_mm 3-D", lambda: support_tokens(D.x, D.z, OPT, W[None]), ValueError, r"w_mm must have 2 dims"),
 ]
 
