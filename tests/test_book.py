@@ -238,7 +238,7 @@ def _mini_book(root: Path) -> None:
         "bibtex_bibfiles = ['refs.bib']\nbibtex_reference_style = 'author_year'\n"
         "bibtex_default_style = 'xf_author_year'\n"
         "prf_realtyp_to_countertyp = {'definition': 'theorem', 'proposition': 'theorem'}\n"
-        "exclude_patterns = ['_build', 'records', 'checks', 'tests']\n"
+        "exclude_patterns = ['_build', 'records', 'checks', 'tests', 'exercises']\n"
         "xfbook_record_dirs = ['records/*']\n"
         "xfbook_check_sources = ['checks/*.ipynb', 'tests/*.py']\n"
         "xfbook_proof_only = 'proof-only.yml'\n"
@@ -283,6 +283,18 @@ def _mini_book(root: Path) -> None:
     )
     _write(root / "repro.md", "# Reproductions\n\n```{xf-reproductions}\n```\n")
     _write(root / "times.md", "# Times\n\n```{xf-execution-times}\n```\n")
+    for stem, title, headings in (
+        ("ch07-a", "Chapter 7 · Exercises: the A things", ["## 1. A loop"]),
+        (
+            "ch09-b",
+            "Chapter 9 · Exercises: the B things",
+            ["## Exercise 1 (2 points): a step", "## Exercise 2 (3 points): b"],
+        ),
+    ):
+        cells = [{"cell_type": "markdown", "source": f"# {title}\n\nBudget."}]
+        cells += [{"cell_type": "markdown", "source": f"{h}\nText."} for h in headings]
+        cells += [{"cell_type": "code", "source": "raise NotImplementedError()"}]
+        _json(root / f"exercises/{stem}.ipynb", {"cells": cells})
 
 
 def _sphinx_build(root: Path) -> tuple[int, str]:
@@ -388,6 +400,17 @@ def test_statements_are_numbered_per_chapter_with_one_counter(mini_book):
     for expected in ("Definition 9.1", "Theorem 9.2", "Proposition 9.3", "See Theorem 7.1"):
         assert expected in ch09, f"{expected!r} not in chapter 9's page"
     assert "Theorem 7.1" in _text(_page(mini_book, "book/ch07-a.html"))
+
+
+def test_each_chapter_page_links_its_exercises(mini_book):
+    """The box at the end of a chapter's introduction, read from exercises/<page>.ipynb: topic, link, each heading."""
+    page = _page(mini_book, "book/ch09-b.html")
+    text = _text(page)
+    assert "Exercises: the B things" in text and "2 exercises, 5 points" in text, text[:600]
+    assert "Exercise 1 (2 points): a step" in text and "Exercise 2 (3 points): b" in text
+    assert 'href="https://example.org/repo/blob/main/exercises/ch09-b.ipynb"' in page
+    assert text.index("Exercises: the B things") < text.index("9.1 First"), "the box comes before the first section"
+    assert "1 exercises" not in _text(_page(mini_book, "book/ch07-a.html"))
 
 
 def test_bibliography_labels_match_author_year_citations(mini_book):

@@ -263,6 +263,10 @@ def test_every_page_reads_right(site, chromium):
             problems += [f"math wider than its table cell (the next cell hides it): {m!r}" for m in seen["clippedMath"]]
             problems += [f"image did not load: {src}" for src in seen["brokenImages"]]
             problems += check_links(site, path, seen["links"])
+            if re.fullmatch(r"book/ch\d\d-[\w-]+\.html", path) and not any(
+                re.search(r"/exercises/ch\d\d-[\w-]+\.ipynb$", link) for link in seen["links"]
+            ):
+                problems.append("a chapter page without a link to its exercise notebook")
             if seen["setupShown"]:
                 problems.append("the notebook's setup cell is visible (tag it remove-input)")
             if problems:

@@ -54,9 +54,10 @@ def use_local_mathjax(app: Sphinx, config: Config) -> None:
 def first_visit_defaults(app: Sphinx, config: Config) -> None:
     """What a reader's first visit needs: a theme mode and a favicon.
 
-    Without ``default_mode`` (a template variable of pydata-sphinx-theme, not a theme option) the theme's script reads an empty mode on a first visit (nothing in localStorage yet) and
-    logs "Got invalid theme mode" to the console before falling back to ``auto``; ``auto`` follows the reader's system
-    setting. Without ``html_favicon`` the browser asks the server for ``/favicon.ico`` and gets a 404.
+    Without ``default_mode`` (a template variable of pydata-sphinx-theme, not a theme option) the theme's script
+    reads an empty mode on a first visit (nothing in localStorage yet) and logs "Got invalid theme mode" to the
+    console before falling back to ``auto``; ``auto`` follows the reader's system setting. Without ``html_favicon``
+    the browser asks the server for ``/favicon.ico`` and gets a 404.
     """
     config.html_context = {"default_mode": "auto", **(config.html_context or {})}
     if not config.html_favicon:
