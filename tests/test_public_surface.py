@@ -66,8 +66,8 @@ def _own_code_objects(obj) -> list:
     """The code a call to ``obj`` runs first: a function's, or that of a method, property or constructor that a class
     defines itself or inherits from a package class that is not public (one inherited from a public class belongs to
     that class)."""
-    if inspect.isfunction(obj):
-        return [obj.__code__]
+    if inspect.isfunction(obj):  # a decorated function (torch.no_grad) by its own code, not the shared wrapper's
+        return [inspect.unwrap(obj).__code__]
     codes = []
     for klass in obj.__mro__:  # the class, then package base classes that are not public themselves
         if klass is not obj and (not klass.__module__.startswith("minitorch_xf") or klass in _public_classes()):
@@ -78,7 +78,7 @@ def _own_code_objects(obj) -> list:
             if isinstance(member, property):
                 member = member.fget
             if inspect.isfunction(member):
-                codes.append(member.__code__)
+                codes.append(inspect.unwrap(member).__code__)
     return codes
 
 
@@ -176,6 +176,22 @@ def test_target_of_names_the_call_that_raised_not_its_arguments():
         scaled_dot_product_attention(q, q, q, mask=causal_mask(3).float())
 
     assert target_of(bad, owners) == "minitorch_xf.nn.attention.scaled_dot_product_attention"
+
+
+def test_a_decorated_function_counts_for_itself_not_for_its_shared_wrapper():
+    import torch
+
+    @torch.no_grad()
+    def first(x):
+        raise ValueError("x")
+
+    @torch.no_grad()
+    def second(x):
+        raise ValueError("x")
+
+    owners = {code: name for name, obj in {"first": first, "second": second}.items() for code in _own_code_objects(obj)}
+    assert target_of(lambda: first(1), owners) == "first"
+    assert target_of(lambda: second(1), owners) == "second"
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick listing: python tests/test_public_surface.py
