@@ -294,6 +294,16 @@ def setup(
     rt = Runtime(device=choose_device(device), profile=get_profile(profile), seed=seed_from_env(seed))
     torch.set_num_threads(cpu_threads(rt.profile, threads))
     seed_everything(rt.seed)
+    _use_book_figure_style()
     if verbose:
         print(f"minitorch_xf runtime: {rt} threads={torch.get_num_threads()}")
     return rt
+
+
+def _use_book_figure_style() -> None:
+    """Every notebook gets the book's figure style (2x PNGs whose alt text names the axes) from its setup cell."""
+    try:
+        from . import plot
+    except ImportError:  # matplotlib missing: the experiments still run, without figures
+        return
+    plot.use_style()

@@ -1,0 +1,42 @@
+"""The book's figure style: the alt text that names every figure's axes (the browser test relies on its wording)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from minitorch_xf import plot
+
+
+def test_labelled_axes_are_named_and_unlabelled_ones_flagged():
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([0, 1], [1, 0])
+    a.set_xlabel("training step")
+    a.set_ylabel("loss")
+    b.plot([0, 1], [0, 1])
+    b.set_xlabel("sequence length n")
+    text = plot.describe_figure(fig)
+    plt.close(fig)
+    assert "x = training step; y = loss" in text
+    assert "x = sequence length n; y = unlabelled y axis" in text
+
+
+def test_twin_axis_needs_only_its_y_label_and_empty_panels_are_skipped():
+    fig, (ax, empty) = plt.subplots(1, 2)
+    ax.plot([0, 1], [1, 2])
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    twin = ax.twinx()
+    twin.plot([0, 1], [0.5, 0.9])
+    twin.set_ylabel("accuracy")
+    empty.axis("off")
+    text = plot.describe_figure(fig)
+    plt.close(fig)
+    assert "unlabelled" not in text, text
+    assert text.count("plot") == 2 and "accuracy" in text
+
+
+def test_an_empty_figure_says_so():
+    fig = plt.figure()
+    assert plot.describe_figure(fig) == "figure without data"
+    plt.close(fig)
