@@ -294,7 +294,9 @@ class MultiHeadAttention(nn.Module):
         d_model: model width m; must be divisible by ``n_heads``.
         n_heads: number of heads h; each has d = m / h.
         bias: whether the four projections carry a bias.
-        rope: an optional :class:`~minitorch_xf.nn.positional.RotaryEmbedding` of dim d applied to q and k.
+        rope: an optional :class:`~minitorch_xf.nn.positional.RotaryEmbedding` of dim d applied to q and k. The
+            t keys sit at positions 0..t-1 and the s queries at the last s of them (t - s .. t - 1, as the causal
+            mask aligns them), so a suffix with its context, or one token at a time, gives the full pass's rows.
         backend: ``"reference"`` (:func:`scaled_dot_product_attention`), ``"memory_efficient"``
             (:func:`~minitorch_xf.nn.memory_efficient.memory_efficient_attention`) or ``"sdpa"`` (torch's fused
             kernel). All three compute the same function; the weights (``return_weights=True``) always come from
@@ -363,8 +365,9 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.w_q(x))  # (b, h, s, d)
         k = self.split_heads(self.w_k(context))  # (b, h, t, d)
         v = self.split_heads(self.w_v(context))  # (b, h, t, d)
-        if self.rope is not None:
-            q, k = self.rope(q), self.rope(k)
+        if self.rope is not None:  # the s queries are the last s of the t positions, as the causal mask has them
+            t = k.shape[-2]
+            q, k = self.rope(q, offset=max(t - s, 0)), self.rope(k, offset=max(s - t, 0))
         check_choice("backend", self.backend, ATTENTION_BACKENDS)
         if return_weights or self.backend == "reference":
             attended = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=return_weights)
