@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -263,8 +264,19 @@ def _mini_book(root: Path) -> None:
     _json(root / "checks/ch09-b.ipynb", {"cells": cells})
     statement = "```{{prf:{kind}}} {title}\n:label: {label}\n\nText $x$.\n```\n\n"
     _write(
+        root / "pkg/thing.py",
+        "def thing(x, scale=1.0):\n"
+        '    """Scale x: the one line a reader needs.\n\n    Details nobody reads on the page.\n    """\n'
+        "    if not isinstance(scale, float):\n"
+        '        raise TypeError(f"scale must be a float, got {scale!r}; this message is long enough to overflow")\n'
+        "    check_finite('x', x)\n"
+        "    return [scale * v for v in x]  # a trailing comment that is long enough to push this line past the column\n",
+    )
+    _write(
         root / "book/ch07-a.md",
-        "# 7. A\n\n## 7.1 S\n\n" + statement.format(kind="theorem", title="T", label="thm-a"),
+        "# 7. A\n\n## 7.1 S\n\n"
+        + statement.format(kind="theorem", title="T", label="thm-a")
+        + "```{literalinclude} ../pkg/thing.py\n:pyobject: thing\n```\n",
     )
     _write(
         root / "book/ch09-b.md",
@@ -292,7 +304,14 @@ def _mini_book(root: Path) -> None:
         ),
     ):
         cells = [{"cell_type": "markdown", "source": f"# {title}\n\nBudget."}]
-        cells += [{"cell_type": "markdown", "source": f"{h}\nText."} for h in headings]
+        cells += [
+            {
+                "cell_type": "markdown",
+                "source": f"{h}\n_Practises: step {i} · About {10 * i} minutes._\n\nText.\n\n"
+                f"<details><summary>Hint</summary>\n\nUse `x.max(-1)` and $e^{{x-m}} < 1$.\n\n</details>",
+            }
+            for i, h in enumerate(headings, start=1)
+        ]
         cells += [{"cell_type": "code", "source": "raise NotImplementedError()"}]
         _json(root / f"exercises/{stem}.ipynb", {"cells": cells})
 
@@ -411,6 +430,24 @@ def test_each_chapter_page_links_its_exercises(mini_book):
     assert 'href="https://example.org/repo/blob/main/exercises/ch09-b.ipynb"' in page
     assert text.index("Exercises: the B things") < text.index("9.1 First"), "the box comes before the first section"
     assert "1 exercises" not in _text(_page(mini_book, "book/ch07-a.html"))
+    assert "about 30 minutes in all" in text and "practises step 2; about 20 minutes" in text, text[:800]
+    hints = re.findall(r'<details class="xf-hint"><summary>Hint</summary><p>(.*?)</p></details>', page)
+    assert len(hints) == 2, page
+    assert "<code>x.max(-1)</code>" in hints[0] and r"\(e^{x-m} &lt; 1\)" in hints[0], hints[0]
+
+
+def test_package_code_shows_its_teaching_part_within_88_columns(mini_book):
+    """An included function without its argument checks, formatted at 88 columns, linked to its full source."""
+    page = _page(mini_book, "book/ch07-a.html")
+    block = re.search(r'<div class="literal-block-wrapper[^"]*xf-excerpt-wrapper.*?</pre>', page, re.DOTALL)
+    assert block, page
+    code = html.unescape(re.sub(r"<[^>]+>", "", block[0]))
+    assert "raise TypeError" not in code and "check_finite" not in code, code
+    assert "argument checks left out" in code and "return [scale * v for v in x]" in code, code
+    assert "Details nobody reads" not in code and "Scale x: the one line" in code, code
+    assert 'href="https://example.org/repo/blob/main/pkg/thing.py#L1-L9"' in block[0], block[0]
+    lines = code.split("full source", 1)[1].splitlines()
+    assert max(len(line) for line in lines) <= 88, lines
 
 
 def test_bibliography_labels_match_author_year_citations(mini_book):

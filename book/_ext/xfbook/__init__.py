@@ -9,6 +9,8 @@
 - ``records``: the generated Reproductions and Execution times tables, read from the JSON the notebooks record.
 - ``results``: under every labelled result's box, where it is checked (and the figure asserted) or why it is proof
   only; the index of results.
+- ``excerpts``: package code on a page (``literalinclude`` with ``:pyobject:``) shown as its teaching part: argument
+  checks left out, at most 88 columns, with a link to the full source.
 - ``exercises``: on every chapter page, a box linking its exercise notebook (Colab and repository) and listing its
   exercises, read from the notebook.
 
@@ -21,12 +23,12 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
-from . import assets, bibstyle, exercises, links, numbering, records, results
+from . import assets, bibstyle, excerpts, exercises, links, numbering, records, results
 
 __version__ = "0.1.0"
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    for module in (assets, bibstyle, exercises, links, numbering, records, results):
+    for module in (assets, bibstyle, excerpts, exercises, links, numbering, records, results):
         module.setup(app)
     return {"version": __version__, "parallel_read_safe": False, "parallel_write_safe": True}
