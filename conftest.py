@@ -98,6 +98,36 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         entry.cpu_by_pid[pid] = seconds
 
 
+def unlabelled_figures(outputs: list) -> list[str]:
+    """The figures among a cell's outputs whose axes are not all labelled, read from the alt text that
+    ``minitorch_xf.plot`` attaches to every figure (``runtime.setup`` turns it on; the book shows it as the image's
+    alt attribute). A PNG without that alt text did not go through the book's style."""
+    problems = []
+    for out in outputs:
+        if out.get("output_type") not in ("display_data", "execute_result") or "image/png" not in out.get("data", {}):
+            continue
+        alt = (out.get("metadata") or {}).get("image/png", {}).get("alt")
+        if not alt:
+            problems.append("a figure without the book's alt text (call runtime.setup() or plot.use_style() first)")
+        elif "unlabelled" in alt:
+            problems.append(f"a figure with an unlabelled axis (set_xlabel / set_ylabel on every panel): {alt}")
+    return problems
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A notebook cell that draws a figure with an unlabelled axis fails, naming the figure."""
+    outcome = yield
+    report = outcome.get_result()
+    outputs = getattr(item, "test_outputs", None)
+    if call.when != "call" or not report.passed or not outputs:
+        return
+    problems = unlabelled_figures(outputs)
+    if problems:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}:\n  " + "\n  ".join(problems)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     entry = _entry(report.nodeid)
     if entry is not None:

@@ -40,3 +40,20 @@ def test_an_empty_figure_says_so():
     fig = plt.figure()
     assert plot.describe_figure(fig) == "figure without data"
     plt.close(fig)
+
+
+def test_nbval_fails_a_cell_whose_figure_has_an_unlabelled_axis():
+    """conftest.py reads each figure's alt text from the cell's outputs; the wording is describe_figure's."""
+    from conftest import unlabelled_figures
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("step")
+    png = {"output_type": "display_data", "data": {"image/png": "..."}}
+    bad = dict(png, metadata={"image/png": {"alt": plot.describe_figure(fig)}})
+    ax.set_ylabel("loss")
+    good = dict(png, metadata={"image/png": {"alt": plot.describe_figure(fig)}})
+    plt.close(fig)
+    assert unlabelled_figures([good, {"output_type": "stream", "text": "x"}]) == []
+    assert "unlabelled y axis" in unlabelled_figures([bad])[0]
+    assert "without the book's alt text" in unlabelled_figures([dict(png, metadata={})])[0]
