@@ -51,6 +51,9 @@ SEARCH_TERM, SEARCH_PAGE = "Hopfield", "book/ch03-energy.html"
 RAW_MATH = ("$", "\\(", "\\)", "\\[", "\\]")
 # The first line of every notebook's Colab/pip setup cell: the notebook keeps it, the page hides it (remove-input).
 SETUP_MARK = "# Setup (safe to re-run)"
+# XF_BOOK_EXECUTED=1: the book was built with its notebooks executed (make book; the Pages workflow), so its notebook
+# pages must show their figures, each with the alt text that names its axes. make test's build is not executed.
+EXECUTED = os.environ.get("XF_BOOK_EXECUTED", "") == "1"
 
 # What the page reports once its scripts have run and MathJax has typeset it.
 INSPECT = """async () => {
@@ -92,6 +95,10 @@ INSPECT = """async () => {
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
     setupShown: [...document.querySelectorAll("pre")].filter((e) => e.offsetParent !== null
       && e.textContent.includes(SETUP_MARK)).length,
+    wideCode: [...document.querySelectorAll("article pre")]
+      .filter((e) => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+      .map((e) => e.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 80)),
+    figures: [...document.querySelectorAll("article .cell_output img")].map((img) => img.getAttribute("alt") || ""),
   };
 }"""
 INSPECT = INSPECT.replace("__SETUP__", json.dumps(SETUP_MARK))
@@ -241,7 +248,7 @@ def test_every_page_reads_right(site, chromium):
     failures: dict[str, list[str]] = {}
     pages = html_pages()
     assert len(pages) >= 10, f"only {len(pages)} pages in {HTML}"
-    math_pages = 0
+    math_pages = figures = 0
     try:
         for path in pages:
             problems = reader.open(path)
@@ -269,6 +276,13 @@ def test_every_page_reads_right(site, chromium):
                 problems.append("a chapter page without a link to its exercise notebook")
             if seen["setupShown"]:
                 problems.append("the notebook's setup cell is visible (tag it remove-input)")
+            problems += [f"code block wider than the text column: {line!r}" for line in seen["wideCode"]]
+            for alt in seen["figures"]:
+                if not alt.startswith("Figure"):
+                    problems.append(f"a figure without the alt text naming its axes (plot.use_style): {alt!r}")
+                elif "unlabelled" in alt:
+                    problems.append(f"a figure with an unlabelled axis: {alt!r}")
+            figures += len(seen["figures"])
             if problems:
                 failures[path] = sorted(set(problems))
     finally:
@@ -276,7 +290,9 @@ def test_every_page_reads_right(site, chromium):
     report = "\n".join(f"{page}:\n  " + "\n  ".join(p) for page, p in failures.items())
     assert not failures, f"{len(failures)} of {len(pages)} pages read wrong:\n{report}"
     assert math_pages >= 4, f"only {math_pages} pages have math: is MathJax loading?"
-    print(f"{len(pages)} pages read in {time.perf_counter() - started:.1f} s")
+    if EXECUTED:  # the published (executed) book: its notebook pages carry their figures
+        assert figures >= 20, f"only {figures} figures on the notebook pages of an executed book"
+    print(f"{len(pages)} pages read in {time.perf_counter() - started:.1f} s, {figures} figures")
 
 
 def test_search_finds_a_chapter_3_term(site, chromium):

@@ -225,8 +225,16 @@ class PackageExcerpt(LiteralInclude):
 
     def run(self) -> list[nodes.Node]:
         target = self.arguments[0]
-        if "pyobject" not in self.options or "full" in self.options or not target.endswith(".py"):
+        if "full" in self.options or not target.endswith(".py"):
             return super().run()
+        if "pyobject" not in self.options:  # a range of lines (start-at/end-before): shown whole, at 88 columns
+            result = super().run()
+            for block in (n for node in result for n in node.findall(nodes.literal_block)):
+                code = _format(block.astext())
+                block.children = [nodes.Text(code)]
+                block.rawsource = code
+                self._warn_wide(code, target, f"the lines of {target} included here")
+            return result
         env = self.state.document.settings.env
         rel, path = env.relfn2path(target)
         qualname = self.options["pyobject"]
@@ -236,13 +244,7 @@ class PackageExcerpt(LiteralInclude):
             logger.warning(f"xfbook excerpts: {target} :pyobject: {qualname}: {err}", location=self.get_location())
             return super().run()
         env.note_dependency(rel)
-        for k, line in enumerate(code.splitlines(), start=1):
-            if len(line) > WIDTH:
-                logger.warning(
-                    f"xfbook excerpts: line {k} of the excerpt of {qualname} is {len(line)} columns (at most {WIDTH}):"
-                    f" shorten it in {target} or mark the include :full:\n    {line}",
-                    location=self.get_location(),
-                )
+        self._warn_wide(code, target, f"the excerpt of {qualname}")
         block = nodes.literal_block(code, code, source=path, language="python", classes=["xf-excerpt"])
         self.set_source_info(block)
         block["linenos"] = False
@@ -263,6 +265,15 @@ class PackageExcerpt(LiteralInclude):
         wrapper += caption
         wrapper += block
         return [wrapper]
+
+    def _warn_wide(self, code: str, target: str, what: str) -> None:
+        for k, line in enumerate(code.splitlines(), start=1):
+            if len(line) > WIDTH:
+                logger.warning(
+                    f"xfbook excerpts: line {k} of {what} is {len(line)} columns (at most {WIDTH}): shorten it in "
+                    f"{target} or mark the include :full:\n    {line}",
+                    location=self.get_location(),
+                )
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
