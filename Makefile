@@ -11,7 +11,7 @@ OUT    ?= grades
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 PROFILE ?= full
 
-.PHONY: setup test test-fast book book-check lab reproduce exercises grade lint format clean bench-gpu bench
+.PHONY: setup test test-fast book book-check pdf lab reproduce exercises grade lint format clean bench-gpu bench
 
 setup: $(VENV)/.installed            ## create .venv and install the pinned set (constraints.txt)
 
@@ -36,6 +36,11 @@ book: setup                           ## execute every notebook (cached) and bui
 	# XF_QUIET: no progress-bar widgets in the static pages; XF_RECORD_DIR: the notebooks' rows for the Reproductions page
 	XF_QUIET=1 XF_RECORD_DIR="$(CURDIR)/_build/records" $(JB) build . $(BUILD_FLAGS)
 	@echo "Open _build/html/index.html"
+
+pdf: setup                            ## the whole book as one PDF, offline (no LaTeX): _build/pdf/book.pdf
+	# the single-page HTML build (notebook outputs from the execution cache `make book` filled), printed by Chromium
+	XF_QUIET=1 XF_RECORD_DIR="$(CURDIR)/_build/records" $(JB) build . --builder singlehtml $(BUILD_FLAGS)
+	$(PY) tools/book_pdf.py _build/singlehtml _build/pdf/book.pdf
 
 # A copy of _config.yml with execution off; local_extensions paths are relative to the config file, so made absolute.
 book-check: setup                     ## build the book without executing notebooks (CI: nbval already ran them)
