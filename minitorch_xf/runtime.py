@@ -2,10 +2,10 @@
 
 The run profile is the one switch that scales every experiment in the book:
 
-* ``ci``   -- small settings that keep each notebook under its CPU budget (default without a GPU);
+* ``ci``   -- small settings that keep each notebook under its CPU budget (the default, on any device);
 * ``long`` -- in between: big enough to show the paper's effect on a laptop CPU (at most 30 minutes of CPU time
   per notebook, several seeds); a setting a notebook does not raise for ``long`` stays at its ``ci`` value;
-* ``full`` -- the paper-sized settings (default when CUDA is available).
+* ``full`` -- the paper-sized settings, for a GPU (only when asked for: a GPU alone does not choose it).
 
 Set ``XF_PROFILE=ci|long|full`` to override, ``XF_DEVICE=cpu|cuda|mps`` to force a device, ``XF_THREADS=n``
 for the number of CPU threads (1 under ``ci``) and ``XF_SEED=n`` for the seed (default 0): a notebook derives every
@@ -40,6 +40,13 @@ SMOKE_EVALS = 8  # the evaluation-set sizes of a smoke run (``Runtime.evals``): 
 DEVICES = ("cpu", "cuda", "mps")
 MAX_THREADS = 1024  # torch.set_num_threads takes a C int; far more threads than cores only slows a run down
 SEED_LIMIT = 2**64  # torch.manual_seed takes seeds in [0, 2**64): unsigned 64-bit
+# What setup prints before a larger run starts: the notebook's header gives its expected time in each profile.
+PROFILE_NOTES = {
+    "long": "profile long: the paper's effect on a laptop CPU, up to 30 minutes of CPU time (the header above gives "
+    "this notebook's measured time); XF_PROFILE=ci runs it in about a minute.",
+    "full": "profile full: the paper-sized run, for a GPU; it can take hours (the header above gives this notebook's "
+    "expected time); XF_PROFILE=ci runs it in about a minute of CPU.",
+}
 T = TypeVar("T")
 # When this module was first imported (a notebook's setup cell): the start of a notebook's recorded wall time.
 STARTED = time.monotonic()
@@ -297,6 +304,8 @@ def setup(
     _use_book_figure_style()
     if verbose:
         print(f"minitorch_xf runtime: {rt} threads={torch.get_num_threads()}")
+        if rt.profile != "ci":
+            print(PROFILE_NOTES[rt.profile])
     return rt
 
 
