@@ -1,4 +1,4 @@
-r"""Kernelized linear attention in its parallel and recurrent forms, and NormAttention.
+r"""Kernelized linear attention in its parallel, chunkwise and recurrent forms, and NormAttention.
 
 Shape glossary: b batch, h heads, s queries, t keys, n tokens (s = t), d head dim, e value dim, m model dim.
 
@@ -21,19 +21,25 @@ from torch import nn
 
 from .._validate import (
     check_callable,
+    check_choice,
     check_divisible,
     check_flag,
     check_like_module,
     check_number,
+    check_positive,
     check_same_device,
     check_same_dtype,
     check_size,
     check_tensor,
 )
 from .attention import _check_qkv
+from .chunkwise import _causal_product
 from .norms import RMSNorm
 
+FORMS = ("chunkwise", "parallel")
+
 __all__ = [
+    "FORMS",
     "NormAttention",
     "elu_feature_map",
     "linear_attention",
@@ -91,16 +97,26 @@ def _apply_feature_map(feature_map, name: str, x: torch.Tensor, nonnegative: boo
     return fx
 
 
-def _unnormalized(fq: torch.Tensor, fk: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-    r"""$\phi(q_i)^\top S$ with $S = \sum_j \phi(k_j) v_j^\top$ over all keys, or over $j \le i$ when causal
-    (prefix sums of the outer products, (..., n, d, e) in memory).
+def _unnormalized(
+    fq: torch.Tensor, fk: torch.Tensor, v: torch.Tensor, causal: bool, form: str = "parallel", chunk_size: int = 64
+) -> torch.Tensor:
+    r"""$\phi(q_i)^\top S$ with $S = \sum_j \phi(k_j) v_j^\top$ over all keys, or over $j \le i$ when causal:
+    by the prefix sums of the outer products ((..., n, d, e) in memory) when ``form="parallel"``, chunk by chunk
+    (:mod:`~minitorch_xf.nn.chunkwise`, O(n C + n d e / C) memory) when ``form="chunkwise"``.
 
     fq: (..., s, d), fk: (..., t, d), v: (..., t, e) -> (..., s, e).
     """
+    if causal and form == "chunkwise":
+        return _causal_product(fq, fk, v, chunk_size)  # (..., n, e)
     if causal:
         kv = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (..., n, d, e): S_i for every i
         return (fq[..., None, :] @ kv).squeeze(-2)  # (..., n, e)
     return fq @ (fk.transpose(-2, -1) @ v)  # (..., s, e)
+
+
+def _check_form(form: str, chunk_size: int) -> None:
+    check_choice("form", form, FORMS)
+    check_positive("chunk_size", chunk_size)
 
 
 def linear_attention(
@@ -110,20 +126,29 @@ def linear_attention(
     causal: bool = False,
     feature_map=elu_feature_map,
     eps: float = 1e-6,
+    form: str = "chunkwise",
+    chunk_size: int = 64,
 ) -> torch.Tensor:
-    r"""Parallel form: $o_i = \phi(q_i)^\top S / (\phi(q_i)^\top z + \varepsilon)$ with sums over all keys.
+    r"""$o_i = \phi(q_i)^\top S / (\phi(q_i)^\top z + \varepsilon)$ with sums over all keys ($j \le i$ if causal).
 
     Args:
         q: (..., s, d), k: (..., t, d), v: (..., t, e).
-        causal: sums over keys $j \le i$ only (needs s == t): prefix sums of the outer products, all in parallel.
+        causal: sums over keys $j \le i$ only (needs s == t).
         feature_map: $\phi$, applied to q and k; it must return non-negative features (checked), of q's and k's
             shape but for the last dim (the number of features, the same for both).
         eps: added to the denominator, >= 0.
+        form: how the causal sums are taken (one of ``FORMS``; the same result): ``"chunkwise"`` (the default,
+            :func:`~minitorch_xf.nn.chunkwise.causal_linear_chunkwise`: quadratic inside chunks of ``chunk_size``
+            tokens, a d x e state between them) or ``"parallel"`` (the teaching form: every prefix sum $S_i$,
+            O(n d e) memory). :func:`linear_attention_recurrent` is the third, one token at a time.
+        chunk_size: tokens per chunk of the chunkwise form, > 0.
     Returns:
-        (..., s, e). Time O(n d e); memory O(n d e) when causal (the prefix sums), O((n + d) e) otherwise.
+        (..., s, e). Time O(n d e); memory O((n + d) e) without a mask, when causal O(n d e) for the parallel
+        form and O(n (C + d e / C)) for the chunkwise one.
     """
     fq, fk = _features(q, k, v, causal, feature_map, eps)
-    num = _unnormalized(fq, fk, v, causal)  # (..., s, e)
+    _check_form(form, chunk_size)
+    num = _unnormalized(fq, fk, v, causal, form, chunk_size)  # (..., s, e)
     if causal:
         den = (fq * torch.cumsum(fk, dim=-2)).sum(-1, keepdim=True)  # (..., n, 1)
     else:
@@ -185,14 +210,19 @@ def norm_linear_attention(
     causal: bool = False,
     feature_map=elu_feature_map,
     eps: float = 1e-6,
+    form: str = "chunkwise",
+    chunk_size: int = 64,
 ) -> torch.Tensor:
     r"""NormAttention without weights: $\mathrm{RMS}(\phi(Q)(\phi(K)^\top V))$, no denominator (Qin et al., 2022).
 
     The output of each query is divided by its root mean square over the e value dims (``eps`` inside the root).
     No denominator, so ``feature_map`` may return negative features here (it must keep all dims but the last).
-    q: (..., s, d), k: (..., t, d), v: (..., t, e) -> (..., s, e).
+    q: (..., s, d), k: (..., t, d), v: (..., t, e) -> (..., s, e). ``form``, ``chunk_size``: as in
+    :func:`linear_attention`.
     """
-    out = _unnormalized(*_features(q, k, v, causal, feature_map, eps, nonnegative=False), v, causal)  # (..., s, e)
+    fq, fk = _features(q, k, v, causal, feature_map, eps, nonnegative=False)
+    _check_form(form, chunk_size)
+    out = _unnormalized(fq, fk, v, causal, form, chunk_size)  # (..., s, e)
     return out * torch.rsqrt(out.pow(2).mean(-1, keepdim=True) + eps)
 
 
@@ -222,10 +252,6 @@ class NormAttention(nn.Module):
         b, n, _ = x.shape
         q, k, v = self.w_qkv(x).view(b, n, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)  # 3 x (b, h, n, d)
         fq, fk = elu_feature_map(q), elu_feature_map(k)
-        if self.causal:
-            kv = torch.cumsum(fk[..., :, None] * v[..., None, :], dim=-3)  # (b, h, n, d, d)
-            out = (fq[..., None, :] @ kv).squeeze(-2)  # (b, h, n, d)
-        else:
-            out = fq @ (fk.transpose(-2, -1) @ v)  # (b, h, n, d)
+        out = _unnormalized(fq, fk, v, self.causal, "chunkwise")  # (b, h, n, d)
         out = out.transpose(1, 2).reshape(b, n, self.d_model)  # (b, n, m): heads concatenated
         return self.w_o(self.norm(out))
