@@ -1,6 +1,6 @@
-"""Run a submission's code where it cannot reach the grader: Linux namespaces, an unprivileged user, limits.
+"""Run a submission's code where it cannot reach the grader: Linux namespaces, a minimal root, an unprivileged user.
 
-Three processes take part::
+Four processes take part::
 
     grader worker  --control socket-->  zygote  --fork-->  keeper (root)  --fork-->  sandbox (pid 1, user nobody)
           ^------------------------- call socket (wire.Endpoint) -------------------------------^
@@ -10,12 +10,17 @@ Three processes take part::
   notebook, the solutions or the other submissions, so a fork of it carries none of them in memory.
 * The **keeper** enters new mount, PID, network, IPC and UTS namespaces and forks the sandbox, which is process 1 of
   its PID namespace: when it dies, the kernel kills every process it started. The worker kills the keeper to end a
-  submission; the sandbox follows (parent-death signal), and so does everything below it.
-* The **sandbox** remounts every filesystem read-only, hides the solutions, the reference, the submissions and the
-  grader's output behind empty mounts, mounts a fresh PID-private ``/proc``, gives the submission a small private
-  ``tmpfs`` as its home and working folder, sets CPU, memory, file-size, process and open-file limits, drops to the
-  unprivileged user ``nobody`` (no new privileges), points stdout and stderr at ``/dev/null``, and then runs
-  :func:`serve`: execute a cell, look up a function, call it.
+  submission; the sandbox follows (parent-death signal), and so does everything below it. Each process of the chain
+  dies with its parent (a parent-death signal, checked against a parent that died before it was set).
+* The **sandbox** builds a **minimal root** and pivots into it: a small read-only ``tmpfs`` holding, bound
+  read-only at their own paths, only the interpreter (its prefix, the virtual environment and its site-packages),
+  the package's own source folder (not the repository around it), the system's shared libraries (``/usr/lib*``,
+  ``/lib*``, ``/etc/ld.so.cache``), five device files (``null``, ``zero``, ``full``, ``random``, ``urandom``), a
+  fresh PID-private ``/proc``, a two-line ``/etc/passwd`` and ``/etc/group``, and a private writable ``/tmp``
+  (its home and working folder). Nothing else of the host filesystem exists there: no repository, no ``.git``, no
+  solutions, no home folders, no other checkout. It then sets CPU, memory, file-size, process and open-file limits,
+  drops to the unprivileged user ``nobody`` (no new privileges), points stdout and stderr at ``/dev/null``, tells
+  the grader it is ready, and runs :func:`serve`: execute a cell, look up a function, call it.
 
 Without root (a laptop, a CI runner that is not root) there are no namespaces and no user switch: the grader then
 refuses to grade unless told ``--no-sandbox`` (its tests of correctness still run; its isolation tests skip).
@@ -26,9 +31,13 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import platform
+import re
 import resource
+import select
 import signal
 import socket
+import stat
 import sys
 
 __all__ = ["SandboxConfig", "can_isolate", "isolation_problem", "serve"]
@@ -50,6 +59,10 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVA
     16384,
     1 << 18,
 )
+MNT_DETACH = 2
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine())
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+NEW_ROOT = "/tmp"  # where the new root is assembled: any existing folder, covered only in the sandbox's namespace
 NAMESPACES = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 NOBODY = 65534
@@ -97,8 +110,9 @@ def can_isolate() -> bool:
 
 
 class SandboxConfig(dict):
-    """What the zygote needs to start one sandbox (JSON-safe): ``isolate``, ``hide`` (paths), ``workdir``, limits
-    ``cpu_s``, ``memory_mb``, ``file_mb``, ``tmpfs_mb``, ``nproc``."""
+    """What the zygote needs to start one sandbox (JSON-safe): ``isolate``, ``keep`` (paths bound into the minimal
+    root), ``links``, ``hide`` (paths inside ``keep``), ``workdir`` (without isolation), limits ``cpu_s``,
+    ``memory_mb``, ``file_mb``, ``tmpfs_mb``, ``nproc``."""
 
 
 def _check(rc: int, what: str) -> None:
@@ -114,64 +128,77 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
 
 
-def _mount_points() -> list[tuple[str, set[str]]]:
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            parts = line.split()
-            point = parts[4].encode().decode("unicode_escape")
-            out.append((point, set(parts[5].split(","))))
-    return out
+def _mount_points() -> list[str]:
+    """Mount points of this namespace, deepest last (octal escapes of /proc/self/mountinfo decoded)."""
+    with open("/proc/self/mountinfo", "rb") as f:
+        raw = [line.split()[4] for line in f]
+    points = [os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), p)) for p in raw]
+    return sorted(points, key=len)
 
 
 def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _lock_down_filesystem(hide: list[str], keep: list[str], workdir: str, tmpfs_mb: int) -> None:
-    """In a fresh mount namespace: everything read-only; ``hide`` behind empty mounts, except the ``keep`` folders
-    (the interpreter, the package) under them, which are bound back in place; ``workdir`` a private tmpfs."""
+def _lock_down_filesystem(keep: list[str], links: list[list[str]], hide: list[str], tmpfs_mb: int) -> None:
+    """In a fresh mount namespace, pivot into a minimal root: ``keep`` (folders and files) bound read-only at their
+    own paths, ``links`` (``[path, target]``: ``/lib -> usr/lib``) recreated, the devices, a fresh ``/proc``, a
+    private ``/tmp`` of ``tmpfs_mb`` MiB for user nobody; ``hide`` (paths inside ``keep``) behind empty mounts."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    for point, opts in sorted(_mount_points(), key=lambda p: len(p[0])):
-        if point.startswith("/proc") or "ro" in opts:
-            continue
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
-        flags |= (MS_NOSUID if "nosuid" in opts else 0) | (MS_NODEV if "nodev" in opts else 0)
-        flags |= MS_NOEXEC if "noexec" in opts else 0
+    # hold every source by a file descriptor first: the new root may cover the folder a source lives in
+    sources = {}
+    for path in [*keep, *DEVICES]:
         try:
-            _mount(None, point, None, flags)
+            sources[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue
+    new = NEW_ROOT
+    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for path, fd in sources.items():
+        target = new + path
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.makedirs(target, mode=0o755, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            open(target, "a").close()
+        _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        os.close(fd)
+    for path, target in links:
+        if not os.path.lexists(new + path):
+            os.makedirs(os.path.dirname(new + path), mode=0o755, exist_ok=True)
+            os.symlink(target, new + path)
+    os.makedirs(new + "/etc", mode=0o755, exist_ok=True)
+    with open(new + "/etc/passwd", "w") as f:
+        f.write(f"nobody:x:{NOBODY}:{NOBODY}:nobody:/tmp:/nonexistent\n")
+    with open(new + "/etc/group", "w") as f:
+        f.write(f"nogroup:x:{NOBODY}:\n")
+    os.makedirs(new + "/proc", mode=0o555)
+    _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(new + "/tmp", mode=0o755)
+    opts = f"size={tmpfs_mb}m,mode=0700,uid={NOBODY},gid={NOBODY}"
+    _mount("tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
+    for path in sorted(hide, key=len):
+        target = new + path
+        if os.path.isdir(target):
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
+        elif os.path.lexists(target):
+            _mount(new + "/dev/null", target, None, MS_BIND)
+    os.mkdir(new + "/.old")
+    if SYS_PIVOT_ROOT is not None and _libc.syscall(SYS_PIVOT_ROOT, new.encode(), (new + "/.old").encode()) == 0:
+        os.chdir("/")
+        _check(_libc.umount2(b"/.old", MNT_DETACH), "umount the old root")
+        os.rmdir("/.old")
+    else:  # an architecture without a known pivot_root number: chroot (nobody cannot leave it)
+        os.chroot(new)
+        os.chdir("/")
+    for point in _mount_points():  # every mount read-only, except the working folder, /proc and the devices
+        if point == "/tmp" or _under(point, "/proc") or _under(point, "/dev"):
+            continue
+        try:
+            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
         except OSError:
             if point == "/":
                 raise
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    hidden_dirs = [h for h in hide if os.path.isdir(h)]
-    rescue = [k for k in keep if os.path.isdir(k) and any(_under(k, h) and k != h for h in hidden_dirs)]
-    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0700")  # staging for the rescued folders
-    staged = []
-    for i, k in enumerate(rescue):
-        stage = f"{workdir}/{i}"
-        os.mkdir(stage)
-        _mount(k, stage, None, MS_BIND | MS_REC)
-        staged.append((k, stage))
-
-    def hide_all(paths):
-        for path in paths:
-            if os.path.isdir(path):
-                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
-            elif os.path.exists(path):
-                _mount("/dev/null", path, None, MS_BIND)
-
-    hide_all(sorted(hide, key=len))
-    for k, stage in staged:
-        os.makedirs(k, mode=0o755, exist_ok=True)
-        _mount(stage, k, None, MS_BIND | MS_REC)
-        _check(_libc.umount2(stage.encode(), 2), f"umount {stage}")
-    _check(_libc.umount2(workdir.encode(), 2), "umount staging")
-    hide_all([h for h in hide if any(_under(h, k) and h != k for k, _ in staged)])  # hidden things inside rescued
-    for path in hidden_dirs:
-        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    opts = f"size={tmpfs_mb}m,mode=0700,uid={NOBODY},gid={NOBODY}"
-    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, opts)
 
 
 def _limits(cpu_s: int, memory_mb: int, file_mb: int, nproc: int) -> None:
@@ -188,16 +215,30 @@ def _limits(cpu_s: int, memory_mb: int, file_mb: int, nproc: int) -> None:
         resource.setrlimit(res, value)
 
 
-def _become_sandbox(config: dict, sock_fd: int) -> None:
+def _die_with_parent(alive_fd: int | None = None, parent: int | None = None) -> None:
+    """SIGKILL this process when its parent dies; exit now if the parent is already gone (it may have died before
+    the signal was set). ``alive_fd``: a pipe whose writer is the parent (EOF: gone); ``parent``: its pid."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    if parent is not None and os.getppid() != parent:
+        os._exit(0)
+    if alive_fd is not None and select.select([alive_fd], [], [], 0)[0]:
+        os._exit(0)
+
+
+def _become_sandbox(config: dict, sock_fd: int, alive_fd: int) -> None:
     """In the sandbox process: lock down, drop privileges, point the standard streams at /dev/null."""
-    workdir = config["workdir"]
+    _die_with_parent(alive_fd)
     if config["isolate"]:
-        _lock_down_filesystem(config["hide"], config["keep"], workdir, config["tmpfs_mb"])
+        _lock_down_filesystem(config["keep"], config["links"], config["hide"], config["tmpfs_mb"])
+        workdir = "/tmp"
+    else:
+        workdir = config["workdir"]
     os.setsid()
     os.chdir(workdir)
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "TRITON_INTERPRET")}
+    env = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "PYTHONPATH", "TRITON_INTERPRET")}
     env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=workdir, IPYTHONDIR=workdir + "/.ipython", MPLBACKEND="Agg")
     env.update(XDG_CACHE_HOME=workdir + "/.cache", TRITON_CACHE_DIR=workdir + "/.triton", OMP_NUM_THREADS="1")
+    env.update(USER="nobody", LOGNAME="nobody", PATH=os.path.dirname(sys.executable))
     os.environ.clear()
     os.environ.update(env)
     _limits(config["cpu_s"], config["memory_mb"], config["file_mb"], config["nproc"])
@@ -206,7 +247,7 @@ def _become_sandbox(config: dict, sock_fd: int) -> None:
         os.setgid(NOBODY)
         os.setuid(NOBODY)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    _die_with_parent(alive_fd)  # a change of user clears the parent-death signal: set it again
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -256,36 +297,44 @@ def serve(sock: socket.socket) -> None:
         endpoint.serve_call(body, blobs)
 
 
-def _keeper(config: dict, sock_fd: int) -> None:
-    """The forked child of the zygote: new namespaces, then the sandbox as pid 1; wait for it, then exit."""
+def _keeper(config: dict, sock_fd: int, zygote_pid: int) -> None:
+    """The forked child of the zygote: new namespaces, then the sandbox as pid 1; wait for it, then exit.
+
+    The sandbox's first frame says whether it could be set up: ``ready`` or ``setup-failed``. It is sent before
+    any of the submission's code runs, so a submission cannot forge it (a frame it forges later is an answer out of
+    turn, :class:`~minitorch_xf.checks.wire.SandboxLost`)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    _die_with_parent(parent=zygote_pid)
     if config["isolate"]:
         _check(_libc.unshare(NAMESPACES), "unshare")
+    alive_r, alive_w = os.pipe()  # the sandbox sees EOF here when the keeper is gone
     child = os.fork()
     if child == 0:
         status = 70
         try:
-            try:
-                _become_sandbox(config, sock_fd)
-            except BaseException as err:  # report it: a grader without a working sandbox must stop, not retry
-                from .wire import Endpoint
+            os.close(alive_w)
+            from .wire import Endpoint
 
-                Endpoint(socket.socket(fileno=sock_fd)).send(
-                    {"op": "raise", "type": "SandboxSetupError", "message": f"{type(err).__name__}: {err}"[:2000]}
-                )
+            endpoint = Endpoint(socket.socket(fileno=sock_fd))
+            try:
+                _become_sandbox(config, sock_fd, alive_r)
+            except BaseException as err:  # report it: a grader without a working sandbox must stop, not retry
+                endpoint.send({"op": "setup-failed", "message": f"{type(err).__name__}: {err}"[:2000]})
                 raise
-            serve(socket.socket(fileno=sock_fd))
+            endpoint.send({"op": "ready"})
+            serve(endpoint.sock)
             status = 0
         finally:
             os._exit(status)
+    os.close(alive_r)
     os.close(sock_fd)
     os.waitpid(child, 0)
     os._exit(0)
 
 
-def zygote(control_fd: int) -> None:
+def zygote(control_fd: int, parent: int | None = None) -> None:
     """Preload, then fork one keeper per request: a JSON config and a socket fd arrive on ``control_fd``."""
+    _die_with_parent(parent=parent)
     import IPython.core.interactiveshell  # noqa: F401
     import matplotlib
 
@@ -297,10 +346,10 @@ def zygote(control_fd: int) -> None:
     import minitorch_xf  # noqa: F401
     from minitorch_xf import checks  # noqa: F401
 
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
     control = socket.socket(fileno=control_fd)
     control.sendall(b"ready\n")
+    me = os.getpid()
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
@@ -313,7 +362,7 @@ def zygote(control_fd: int) -> None:
         if pid == 0:
             try:
                 control.close()
-                _keeper(config, fds[0])
+                _keeper(config, fds[0], me)
             finally:
                 os._exit(71)
         os.close(fds[0])
@@ -321,4 +370,4 @@ def zygote(control_fd: int) -> None:
 
 
 if __name__ == "__main__":
-    zygote(int(sys.argv[1]))
+    zygote(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -13,7 +13,10 @@ the same socket. Anything else arrives as an :class:`Opaque` that names the send
 :class:`Endpoint` is one side of the conversation. ``request`` sends a message and waits for the answer, serving
 the calls the other side makes in the meantime (a learner's ``strang_step`` calling the check's ``flow_f``).
 The grader's side waits with a deadline; a silent, dead or garbled peer raises :class:`SandboxLost`, which derives
-from ``BaseException`` so that no ``except Exception`` in a check can mistake it for the learner's error.
+from ``BaseException`` so that no ``except Exception`` in a check can mistake it for the learner's error. Every
+request carries an ``id`` that its answer must repeat: a forged or stray frame is an answer out of turn, which is
+:class:`SandboxLost` too. Whatever fails while a received frame is read or decoded (a malformed frame, an
+unhashable key, any exception at all) becomes :class:`SandboxLost`: nothing a peer sends escapes as another error.
 """
 
 from __future__ import annotations
@@ -94,14 +97,18 @@ def _identifier(name: str, fallback: str) -> str:
 
 
 _remote_types: dict[tuple[type, str], type] = {}
+MAX_REMOTE_TYPES = 1000  # a peer that names endless distinct types does not grow this cache without bound
 
 
 def _named_subclass(base: type, name: str) -> type:
     """A subclass of ``base`` whose ``__name__`` is the remote type's, so messages read naturally."""
     key = (base, _identifier(name, base.__name__))
-    if key not in _remote_types:
-        _remote_types[key] = type(key[1], (base,), {})
-    return _remote_types[key]
+    if key in _remote_types:
+        return _remote_types[key]
+    cls = type(key[1], (base,), {})
+    if len(_remote_types) < MAX_REMOTE_TYPES:
+        _remote_types[key] = cls
+    return cls
 
 
 class RemoteCallable:
@@ -130,6 +137,7 @@ class Endpoint:
         self.handlers = handlers or {}
         self.exported: dict[int, Callable] = {}
         self.deadline: float | None = None
+        self._last_id = 0
 
     # ---- values -----------------------------------------------------------------------------------------------
     def export(self, fn: Callable) -> int:
@@ -205,8 +213,8 @@ class Endpoint:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise WireError("malformed dict entry")
                 key = self.decode(pair[0], blobs, depth + 1)
-                if not isinstance(key, str | int | float | bool | tuple | type(None)):
-                    raise WireError(f"dict key of type {type(key).__name__}")
+                if not isinstance(key, str | int | float | bool | tuple | type(None)) or not _hashable(key):
+                    raise WireError(f"dict key of type {type(key).__name__} (or a tuple holding an unhashable value)")
                 out[key] = self.decode(pair[1], blobs, depth + 1)
             return out
         if "__float__" in value:
@@ -272,6 +280,15 @@ class Endpoint:
         return buf
 
     def receive(self) -> tuple[dict, list[memoryview]]:
+        """The next frame as (JSON body, blobs); anything wrong with it is :class:`SandboxLost`."""
+        try:
+            return self._receive()
+        except SandboxLost:
+            raise
+        except Exception as err:  # untrusted bytes: no error of any other kind may escape
+            raise SandboxLost(f"sent a malformed message ({type(err).__name__})") from None
+
+    def _receive(self) -> tuple[dict, list[memoryview]]:
         n_header, n_blob = _FRAME.unpack(self._recv_exact(_FRAME.size))
         if n_header > MAX_HEADER or n_blob > MAX_BLOB:
             raise SandboxLost(f"sent a message of {n_header + n_blob} bytes (the limit is {MAX_HEADER + MAX_BLOB})")
@@ -295,30 +312,48 @@ class Endpoint:
 
     # ---- calls ------------------------------------------------------------------------------------------------
     def request(self, message: dict, **values):
-        """Send ``message`` and return the peer's answer, serving its calls in the meantime."""
-        self.send(message, **values)
+        """Send ``message`` and return the peer's answer, serving its calls in the meantime.
+
+        The answer must repeat the request's ``id`` (a late answer to an earlier request is dropped); anything
+        else, and any failure to decode the answer, is :class:`SandboxLost`. A remote exception arrives as a
+        :class:`RemoteError` named like the remote type (``NotImplementedError`` as itself, so a check can say
+        "not implemented yet").
+        """
+        self._last_id += 1
+        rid = self._last_id
+        self.send({**message, "id": rid}, **values)
         while True:
             body, blobs = self.receive()
             op = body.get("op")
+            if op == "call":
+                self.serve_call(body, blobs)
+                continue
+            if op not in ("return", "raise"):
+                raise SandboxLost(f"sent an unexpected message {sanitize(op, 40)!r}")
+            answered = body.get("id")
+            if type(answered) is int and answered < rid:
+                continue  # a late answer to an earlier request, which a forged answer got ahead of: dropped
+            if type(answered) is not int or answered != rid:
+                raise SandboxLost("sent an answer out of turn (a forged or stray message)")
             try:
                 if op == "return":
                     return self.decode(body.get("value"), blobs)
-                if op == "raise":
-                    name, text = str(body.get("type", "Exception")), sanitize(body.get("message", ""))
-                    if name == "NotImplementedError":
-                        raise NotImplementedError(text)
-                    raise _named_subclass(RemoteError, name)(text)
-            except WireError as err:
-                raise SandboxLost(f"sent a value the grader cannot read: {err}") from None
-            if op == "call":
-                self.serve_call(body, blobs)
-            else:
-                raise SandboxLost(f"sent an unexpected message {sanitize(op, 40)!r}")
+                name, text = str(body.get("type", "Exception"))[:200], sanitize(body.get("message", ""))
+            except Exception as err:  # untrusted data: any failure to read it is the peer's
+                raise SandboxLost(f"sent a value the grader cannot read: {sanitize(err, 200)}") from None
+            if name == "NotImplementedError":
+                raise NotImplementedError(text)
+            raise _named_subclass(RemoteError, name)(text)
 
     def serve_call(self, body: dict, blobs: list[memoryview]) -> None:
         """Run one call the peer asked for (a handle we exported, or a named handler) and send the answer."""
+        rid = body.get("id") if type(body.get("id")) is int else None
         try:
-            fn = self.exported.get(body.get("handle")) if "handle" in body else self.handlers.get(body.get("name"))
+            handle, name = body.get("handle"), body.get("name")
+            if "handle" in body:
+                fn = self.exported.get(handle) if type(handle) is int else None
+            else:
+                fn = self.handlers.get(name) if type(name) is str else None
             if fn is None:
                 raise LookupError("no such function on this side")
             args = self.decode(body.get("args", {"__tuple__": []}), blobs)
@@ -337,12 +372,21 @@ class Endpoint:
                 text = str(err)
             except BaseException:
                 text = "<unprintable message>"
-            self.send({"op": "raise", "type": type(err).__name__[:60], "message": sanitize(text, 4000)})
+            self.send({"op": "raise", "id": rid, "type": type(err).__name__[:60], "message": sanitize(text, 4000)})
             return
         try:
-            self.send({"op": "return"}, value=result)
+            self.send({"op": "return", "id": rid}, value=result)
         except WireError as err:
-            self.send({"op": "raise", "type": "WireError", "message": f"the result cannot be sent back: {err}"})
+            message = f"the result cannot be sent back: {err}"
+            self.send({"op": "raise", "id": rid, "type": "WireError", "message": message})
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _list(value) -> list:

@@ -1,9 +1,10 @@
 """A corpus of broken and hostile chapter 1 submissions, built from the one source (solutions/, exercises/).
 
 Each :class:`Case` writes one entry of a submissions folder and says what it deserves: the points per exercise
-(ids of solutions/ch01-transformer.ipynb: attention 3, causal_mask 1, multi_head_attention 4, layer_norm 2) and a
-phrase its feedback must contain. ``needs_isolation`` marks the cases that only the OS sandbox stops (reading the
-solutions, patching the package, outliving the grader); without root they are left out.
+(ids of solutions/ch01-transformer.ipynb: attention 3, causal_mask 1, multi_head_attention 4, layer_norm 2), a
+phrase its feedback must contain, and the name of its gradebook row when that differs from the entry's name.
+``needs_isolation`` marks the cases that only the OS sandbox stops (reading the solutions, from the checkout, its
+git history or anywhere on the disk; patching the package; outliving the grader); without root they are left out.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ class Case:
     points: dict = field(default_factory=lambda: dict(FULL))
     says: str = ""  # a phrase the feedback must contain
     needs_isolation: bool = False
+    row: str = ""  # the gradebook's name for it, when not ``name`` (a name that is not UTF-8, a duplicate)
+
+    @property
+    def row_name(self) -> str:
+        return self.row or self.name
 
 
 def notebook(make: Callable[[], dict]) -> Callable[[Path], None]:
@@ -252,6 +258,81 @@ for target in (os.getppid(), -1, 0, 1):
             pass
 """
 
+GIT_SHOW = f"""
+import subprocess
+for args in (["git", "show", "HEAD:solutions/ch01-transformer.ipynb"], ["git", "log", "-p", "-1", "--", "solutions"]):
+    text = subprocess.run(args, cwd={str(ROOT)!r}, capture_output=True, text=True).stdout
+    try:
+        import json
+        for cell in json.loads(text)["cells"]:
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if "### BEGIN SOLUTION" in src:
+                exec(src)
+    except Exception:
+        pass
+"""
+
+WALK_THE_DISK = """
+import json, os
+_found = []
+for top, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if d not in ("proc", "sys", "site-packages", "usr", ".venv", "node_modules", ".git")]
+    for f in files:
+        if f.endswith(".ipynb"):
+            try:
+                nb = json.load(open(os.path.join(top, f)))
+            except Exception:
+                continue
+            for cell in nb.get("cells", []):
+                src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                if "### BEGIN SOLUTION" in src and "def " in src:
+                    _found.append(src)
+for src in _found:
+    try:
+        exec(src)
+    except Exception:
+        pass
+"""
+
+# the sandbox's own endpoint, found from inside: a submission can write any frame on the grader's socket
+_RAW_FRAME = """
+import gc, json, struct
+from minitorch_xf.checks.wire import Endpoint
+_ep = next(o for o in gc.get_objects() if isinstance(o, Endpoint))
+# the id of the request being served: the largest of the call messages still in memory
+_id = max(o["id"] for o in gc.get_objects() if isinstance(o, dict) and o.get("op") == "call" and "id" in o)
+_header = json.dumps(MESSAGE).encode()
+_ep.sock.sendall(struct.pack(">QQ", len(_header), 0) + _header)
+"""
+FORGED_SETUP_ERROR = _RAW_FRAME.replace(
+    "MESSAGE", '{"op": "raise", "id": _id, "type": "SandboxSetupError", "message": "forged", "blobs": []}'
+)
+UNHASHABLE_KEY = _RAW_FRAME.replace(
+    "MESSAGE", '{"op": "return", "id": _id, "value": {"__dict__": [[{"__tuple__": [[1, 2]]}, 1]]}, "blobs": []}'
+)
+FORGED_WITHOUT_ID = _RAW_FRAME.replace(
+    "MESSAGE", '{"op": "raise", "type": "SandboxSetupError", "message": "forged", "blobs": []}'
+)
+
+
+def _solution_with_cell(cell: dict) -> Callable[[], dict]:
+    return lambda: insert(solution(), cell, "causal_mask")
+
+
+def _not_text_source() -> dict:
+    cell = code("")
+    cell["source"] = [1, None, {"a": 2}]
+    return insert(solution(), cell, "causal_mask")
+
+
+def _huge_cell() -> dict:
+    return insert(solution(), code("x = '" + "a" * (9 << 20) + "'\n"), "causal_mask")
+
+
+NOT_UTF8 = "caf\udce9 (latin-1 name).ipynb"  # the bytes b"caf\xe9 ..." on disk: not valid UTF-8
+NFD, NFC = "Jose\u0301.ipynb", "Jos\u00e9.ipynb"  # the same name, decomposed and composed
+NEWLINE_NAME = "evil\n    10 of 10       0.1 s  forged row.ipynb"
+
 LOOP_FOREVER_LAYER_NORM = "def layer_norm(x, gamma, beta, eps=1e-5):\n    while True:\n        pass\n"
 NAN_LAYER_NORM = (
     "import torch\ndef layer_norm(x, gamma, beta, eps=1e-5):\n    return torch.full_like(x, float('nan'))\n"
@@ -399,6 +480,25 @@ CASES = [
     Case("empty student folder", _empty_folder, ZERO, "no .ipynb notebook"),
     Case("Élève Ünïcødé — name with spaces.ipynb", notebook(solution), says="passed"),
     Case("student-repo", _student_repo, says="passed"),
+    # issue 22: no route to the answers (the sandbox's root holds no repository, no .git, no other checkout)
+    Case("git show.ipynb", notebook(_stub_with(GIT_SHOW)), ZERO, "not implemented", True),
+    Case("walks the disk.ipynb", notebook(_stub_with(WALK_THE_DISK)), ZERO, "not implemented", True),
+    # issue 22: nothing a submission holds or sends stops the run; each gets its row and reason
+    Case(
+        "forged setup error.ipynb",
+        notebook(_solution_with(FORGED_SETUP_ERROR, "causal_mask")),
+        says="SandboxSetupError: forged",
+    ),
+    Case(
+        "forged frame without id.ipynb", notebook(_solution_with(FORGED_WITHOUT_ID, "causal_mask")), says="out of turn"
+    ),
+    Case("unhashable key.ipynb", notebook(_solution_with(UNHASHABLE_KEY, "causal_mask")), says="cannot read"),
+    Case("source not text.ipynb", notebook(_not_text_source), says="its source is not text"),
+    Case("9 MiB cell.ipynb", notebook(_huge_cell), says="not run: the cell holds 9216 KiB"),
+    Case(NOT_UTF8, notebook(solution), says="not valid UTF-8", row="caf\ufffd (latin-1 name).ipynb"),
+    Case(NFD, notebook(stub), ZERO, "once their names are normalised", row="Jos\u00e9.ipynb"),
+    Case(NFC, notebook(solution), says="once their names are normalised", row="Jos\u00e9.ipynb [2]"),
+    Case(NEWLINE_NAME, notebook(stub), ZERO, "not implemented"),
 ]
 
 
@@ -408,3 +508,14 @@ def build(folder: Path, isolation: bool) -> list[Case]:
     for case in cases:
         case.build(folder / case.name)
     return cases
+
+
+if __name__ == "__main__":  # write the corpus for `make grade`: python tests/grading/corpus.py FOLDER
+    import sys
+
+    folder = Path(sys.argv[1])
+    folder.mkdir(parents=True)
+    written = build(folder, isolation=True)
+    expected = {c.row_name: sum(c.points.values()) for c in written}
+    Path(str(folder) + ".expected.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False))
+    print(f"{len(written)} submissions in {folder}; expected totals in {folder}.expected.json")

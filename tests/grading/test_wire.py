@@ -6,6 +6,7 @@ import json
 import math
 import socket
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -130,8 +131,6 @@ def test_garbage_from_the_sandbox_is_sandbox_lost(frame):
 def test_silence_is_a_timeout():
     a, b = socket.socketpair()
     grader = Endpoint(a)
-    import time
-
     grader.deadline = time.monotonic() + 0.2
     with pytest.raises(SandboxLost, match="timed out"):
         grader.request({"op": "call", "name": "x"}, args=(), kwargs={})
@@ -141,3 +140,75 @@ def test_silence_is_a_timeout():
 def test_sanitize_removes_terminal_escapes_and_caps_length():
     assert sanitize("\x1b[2Jok\x07\nline\t2") == "?[2Jok?\nline\t2"
     assert sanitize("x" * 5000, 10).startswith("x" * 10 + " ... [4990 more")
+
+
+def _answer(message: dict, blob: bytes = b""):
+    """What the grader makes of one raw frame sent in answer to its request (id 1)."""
+    a, b = socket.socketpair()
+    grader = Endpoint(a)
+    _raw(b, json.dumps({**message, "blobs": [[0, len(blob)]] if blob else []}).encode(), blob)
+    grader.deadline = time.monotonic() + 30
+    try:
+        return grader.request({"op": "call", "name": "x"}, args=(), kwargs={})
+    finally:
+        b.close()
+        a.close()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"__dict__": [[{"__tuple__": [[1, 2]]}, 1]]},  # a tuple key holding a list: unhashable
+        {"__dict__": [[{"__tuple__": [{"__dict__": []}]}, 1]]},
+        {"__tensor__": 0, "dtype": "float32", "shape": [2**62, 2**62]},
+        {"__ndarray__": 0, "dtype": {"x": 1}, "shape": [1]},
+        {"__ndarray__": 0, "dtype": "O", "shape": [1]},
+        {"__bigint__": "12x"},
+        [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+    ],
+    ids=[
+        "unhashable-key",
+        "dict-in-tuple-key",
+        "huge-shape",
+        "dtype-dict",
+        "object-dtype",
+        "bigint",
+        "deep",
+    ],
+)
+def test_any_value_the_grader_cannot_read_is_sandbox_lost(value):
+    with pytest.raises(SandboxLost):
+        _answer({"op": "return", "id": 1, "value": value})
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"op": "raise", "type": "SandboxSetupError", "message": "forged"},  # no id: not an answer to anything
+        {"op": "return", "id": 7, "value": 1},  # an id never asked for
+        {"op": "return", "id": [1], "value": 1},
+        {"op": "return", "id": True, "value": 1},
+        {"op": ["return"], "id": 1},
+    ],
+    ids=["no-id", "future-id", "list-id", "bool-id", "list-op"],
+)
+def test_an_answer_out_of_turn_is_sandbox_lost(message):
+    with pytest.raises(SandboxLost):
+        _answer(message)
+
+
+def test_a_late_answer_to_an_earlier_request_is_dropped():
+    a, b = socket.socketpair()
+    grader = Endpoint(a)
+    grader._last_id = 4
+    for message in ({"op": "return", "id": 3, "value": "late"}, {"op": "return", "id": 5, "value": "mine"}):
+        _raw(b, json.dumps({**message, "blobs": []}).encode())
+    grader.deadline = None
+    assert grader.request({"op": "call", "name": "x"}, args=(), kwargs={}) == "mine"
+    b.close()
+
+
+def test_a_remote_error_with_any_name_is_a_remote_error():
+    with pytest.raises(RemoteError) as err:
+        _answer({"op": "raise", "id": 1, "type": "SandboxSetupError", "message": ["not", "text"]})
+    assert type(err.value).__name__ == "SandboxSetupError"  # only a name: the grader gives it no meaning
