@@ -38,7 +38,7 @@ def slug(name: str) -> str:
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="replace")  # a stray surrogate must not stop the run
     os.replace(tmp, path)
 
 
@@ -93,16 +93,18 @@ def publish(out: Path, reference: Reference, results: list[dict]) -> None:
     new.chmod(0o755)
     stamp = new.name
     (new / "feedback").mkdir()
-    (new / "gradebook.csv").write_text(_csv(reference, results), encoding="utf-8")
+    (new / "gradebook.csv").write_text(_csv(reference, results), encoding="utf-8", errors="replace")
     book = {
         "reference": reference.path.name,
         "exercises": [{"grade_id": e.grade_id, "points": e.points} for e in reference.exercises],
         "max_total": reference.max_total,
         "submissions": results,
     }
-    (new / "gradebook.json").write_text(json.dumps(book, indent=1, ensure_ascii=False), encoding="utf-8")
+    text = json.dumps(book, indent=1, ensure_ascii=False)
+    (new / "gradebook.json").write_text(text, encoding="utf-8", errors="replace")
     for r in results:
-        (new / "feedback" / f"{slug(r['submission'])}.md").write_text(feedback_markdown(r, reference), "utf-8")
+        page = new / "feedback" / f"{slug(r['submission'])}.md"
+        page.write_text(feedback_markdown(r, reference), encoding="utf-8", errors="replace")
     _replace_link(out / ".gradebook", stamp)  # the one step that switches CSV, JSON and feedback together
     for name in PUBLISHED:
         path = out / name
