@@ -15,12 +15,22 @@ PROFILE ?= full
 
 setup: $(VENV)/.installed            ## create .venv and install the pinned set (constraints.txt)
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+# Reinstalled only when what it installs from changes: tools/deps_hash.py digests pyproject.toml's dependency lists
+# and constraints.txt into $(VENV)/.deps, rewritten (new timestamp) only when the digest differs. An edit to the ruff
+# or pytest settings in pyproject.toml reinstalls nothing.
+$(VENV)/.installed: $(VENV)/.deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
 	$(PY) -m pip install -q -c constraints.txt -e ".[book,test,lab,triton,course]"
 	touch $@
+
+$(VENV)/.deps: FORCE
+	@mkdir -p $(VENV)
+	@$(PYTHON) tools/deps_hash.py > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+FORCE:
 
 test: setup                           ## lint, unit tests, notebooks under nbval, the book build (-W), the book in a browser
 	$(PY) -m ruff check .

@@ -33,7 +33,11 @@ except ImportError:  # hypothesis is a test extra; notebooks do not need it
     pass
 
 ROOT = Path(__file__).resolve().parent
+# The CPU budget, defined once (CONTRIBUTING.md's "The CPU budget" and tools/notebook_template.py read these):
+# what counts is the kernel's CPU time (user + system, its children and its start-up included) under the ci profile;
+# a notebook declares its own target as metadata minitorch_xf.budget_s (default below), never above the hard limit.
 DEFAULT_BUDGET_S = 60
+HARD_LIMIT_S = 60
 # Set before nbval starts any kernel, so that every kernel (and the notebooks' PaperTable) inherits it.
 os.environ.setdefault("XF_RECORD_DIR", str(ROOT / "_build" / "records"))
 
@@ -114,15 +118,58 @@ def unlabelled_figures(outputs: list) -> list[str]:
     return problems
 
 
+# The nodeids of each notebook's last cell in this session: the cell whose report carries the budget verdict.
+_last_cells: set[str] = set()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    last = {}
+    for item in session.items:
+        if item.nodeid.split("::", 1)[0].endswith(".ipynb"):
+            last[item.nodeid.split("::", 1)[0]] = item.nodeid
+    _last_cells.clear()
+    _last_cells.update(last.values())
+
+
+def over_budget(item: pytest.Item) -> str | None:
+    """Under the ``ci`` profile, after a notebook's last cell: why the notebook is over its CPU budget, or None."""
+    entry = _entry(item.nodeid)
+    pid = _kernel_pid(item)
+    if entry is None or pid is None or item.nodeid not in _last_cells:
+        return None
+    from minitorch_xf import runtime
+
+    if runtime.get_profile() != "ci":
+        return None
+    meta = getattr(item.parent, "nb", {}).get("metadata", {})
+    budget = meta.get("minitorch_xf", {}).get("budget_s", DEFAULT_BUDGET_S)
+    seconds = process_cpu_seconds(pid)
+    others = sum(cpu for p, cpu in entry.cpu_by_pid.items() if p != pid)
+    cpu = None if seconds is None else seconds + others
+    if cpu is None or cpu <= budget:
+        return None
+    path = item.nodeid.split("::", 1)[0]
+    return (
+        f"{path} is over its CPU budget: {cpu:.1f} s of kernel CPU (user+system, start-up included) > budget_s = "
+        f"{budget} s (profile ci).\n  Fix: shrink the ci sizes (rt.pick(ci=...), rt.steps(ci=...)) or, if the "
+        f"claim needs it, raise minitorch_xf.budget_s in the notebook's metadata (at most {HARD_LIMIT_S} s; see "
+        f"CONTRIBUTING.md, 'The CPU budget')."
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """A notebook cell that draws a figure with an unlabelled axis fails, naming the figure."""
+    """A notebook cell that draws a figure with an unlabelled axis fails, naming the figure; a notebook over its
+    CPU budget fails on its last cell, naming the notebook, the figures and the fix."""
     outcome = yield
     report = outcome.get_result()
-    outputs = getattr(item, "test_outputs", None)
-    if call.when != "call" or not report.passed or not outputs:
+    if call.when != "call" or not report.passed:
         return
-    problems = unlabelled_figures(outputs)
+    outputs = getattr(item, "test_outputs", None)
+    problems = unlabelled_figures(outputs) if outputs else []
+    budget = over_budget(item)
+    if budget:
+        problems.append(budget)
     if problems:
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}:\n  " + "\n  ".join(problems)
@@ -209,7 +256,9 @@ NBVAL_KERNEL_STARTUP_TIMEOUT_S = 300.0
 def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "nbval_kernel_startup_timeout", None) == 60:  # nbval's default: not set by the user
         config.option.nbval_kernel_startup_timeout = NBVAL_KERNEL_STARTUP_TIMEOUT_S
-    # Registered here, not in pyproject.toml: editing that file reinstalls the whole .venv.
+    # Registered here, not in pyproject.toml: a new chapter's tests can say `pytest.mark.chNN` with no edit anywhere.
+    for n in range(1, 100):
+        config.addinivalue_line("markers", f"ch{n:02d}: chapter {n} (its unit tests; `make test-chapter NN={n:02d}`)")
     config.addinivalue_line(
         "markers",
         "checks(*labels): the labelled results of the book (prf labels, e.g. 'lem-layernorm-backward') that this "
