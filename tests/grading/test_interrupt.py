@@ -7,6 +7,7 @@ same machine are not counted). Its temporary folders go to a TMPDIR of the test'
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -37,8 +38,9 @@ def _grade(subs: Path, out: Path, tmp: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _children() -> dict[int, str]:
-    """This process's live children (zombies are reaped), pid -> command line."""
+def _children(reap: set[int] | None = None) -> dict[int, str]:
+    """This process's children, pid -> command line (zombies marked); those in ``reap`` that are zombies are
+    reaped and left out (only the grader's: a zombie of another test is not ours to wait for)."""
     out = {}
     me = os.getpid()
     for entry in os.listdir("/proc"):
@@ -53,13 +55,12 @@ def _children() -> dict[int, str]:
             continue
         if int(stat[1]) != me:
             continue
-        if stat[0] == "Z":
-            try:
-                os.waitpid(int(entry), os.WNOHANG)
-            except ChildProcessError:
-                pass
+        pid = int(entry)
+        if stat[0] == "Z" and reap is not None and pid in reap:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
             continue
-        out[int(entry)] = cmd[:120]
+        out[pid] = ("(zombie) " if stat[0] == "Z" else "") + cmd[:120]
     return out
 
 
@@ -77,7 +78,8 @@ def _left(baseline: set[int], tmp: Path, wait_s: float) -> tuple[dict, list]:
     """(processes of the run still alive, files left in its TMPDIR), after waiting up to ``wait_s`` for them."""
     deadline = time.monotonic() + wait_s
     while True:
-        procs = {pid: cmd for pid, cmd in _children().items() if pid not in baseline}
+        ours = {pid for pid in _children() if pid not in baseline}
+        procs = {pid: cmd for pid, cmd in _children(reap=ours).items() if pid not in baseline}
         files = list(tmp.iterdir())
         if not (procs or files) or time.monotonic() > deadline:
             return procs, files
@@ -88,7 +90,7 @@ def _left(baseline: set[int], tmp: Path, wait_s: float) -> tuple[dict, list]:
 def graded(tmp_path_factory):
     """A complete run on 4 submissions: its gradebook, and what it left behind."""
     libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0  # undone when this module's tests end
     subs = tmp_path_factory.mktemp("subs")
     for i in range(4):
         nb = _slow(solution() if i % 2 == 0 else stub())
@@ -98,7 +100,8 @@ def graded(tmp_path_factory):
     proc = _grade(subs, out, tmp)
     _, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
-    return subs, out, _left(baseline, tmp, 60)
+    yield subs, out, _left(baseline, tmp, 60)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
 def test_a_complete_run_leaves_nothing(graded):
