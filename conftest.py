@@ -157,6 +157,36 @@ def over_budget(item: pytest.Item) -> str | None:
     )
 
 
+_SESSION_START = datetime.now(UTC).timestamp()
+
+
+def placeholder_rows(item: pytest.Item) -> str | None:
+    """After a notebook's last cell: the paper-vs-book rows it recorded in this session that still hold the
+    template's placeholder (tools/notebook_template.py), or None."""
+    if item.nodeid not in _last_cells:
+        return None
+    path = item.nodeid.split("::", 1)[0]
+    folder = os.environ.get("XF_RECORD_DIR")
+    record = Path(folder) / "reproductions" / f"{Path(path).stem}.json" if folder else None
+    if record is None or not record.exists() or record.stat().st_mtime < _SESSION_START:
+        return None
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from tools.notebook_template import placeholder_cells
+
+    rows = json.loads(record.read_text(encoding="utf-8")).get("rows", [])
+    bad = [f"row {i} ({', '.join(placeholder_cells(r))}): {r.get('claim')!r}" for i, r in enumerate(rows)]
+    bad = [b for b, r in zip(bad, rows, strict=True) if placeholder_cells(r)]
+    if not bad:
+        return None
+    return (
+        f"{path} recorded paper-vs-book rows that are still the template's placeholder: {'; '.join(bad)}.\n  Fix: "
+        "in its table.add(claim, paper, ours, status=...) write the claim, the paper's value (with its table, "
+        "figure or theorem) and what the notebook measured."
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A notebook cell that draws a figure with an unlabelled axis fails, naming the figure; a notebook over its
@@ -167,9 +197,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return
     outputs = getattr(item, "test_outputs", None)
     problems = unlabelled_figures(outputs) if outputs else []
-    budget = over_budget(item)
-    if budget:
-        problems.append(budget)
+    problems += [p for p in (over_budget(item), placeholder_rows(item)) if p]
     if problems:
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}:\n  " + "\n  ".join(problems)
