@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from .._validate import check_flag, check_number, check_same_device, check_same_dtype, check_tensor
 from ..nn.attention import scaled_dot_product_attention
+from ..nn.dispatch import register_attention_backend
 from ._backend import INTERPRET, triton, triton_reason, use_triton
 
 __all__ = ["HEAD_DIMS", "attention_reference", "flash_attention"]
@@ -327,3 +328,15 @@ def flash_attention(
     if not use_triton("flash_attention", backend, reason) or b * h == 0:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)
     return FlashAttentionFunction.apply(q, k, v, causal, scale)
+
+
+def _dispatched(q, k, v, mask, causal: bool, scale: float) -> torch.Tensor:
+    """The dispatcher's ``"triton"`` backend (:mod:`minitorch_xf.nn.dispatch`): the kernel masks top-left, which is
+    the dispatcher's bottom-right only when s == t."""
+    if causal and q.shape[-2] != k.shape[-2]:
+        raise ValueError(f"backend='triton' with causal=True needs s == t, got q {tuple(q.shape)}, k {tuple(k.shape)}")
+    return flash_attention(q, k, v, causal=causal, scale=scale, backend="triton")
+
+
+if triton is not None:  # registered only where the kernels can run
+    register_attention_backend("triton", _dispatched, takes_mask=False)

@@ -16,6 +16,8 @@ from .attention import (
     softmax,
 )
 from .blocks import MacaronBlock, TransformerBlock, make_norm
+from .chunkwise import causal_linear_chunkwise
+from .dispatch import register_attention_backend
 from .ffn import FeedForward
 from .higher_order import (
     OneLayerClassifier,
@@ -61,6 +63,7 @@ __all__ = [
     "TransformerBlock",
     "TransformerStack",
     "attention_rnn",
+    "causal_linear_chunkwise",
     "causal_mask",
     "chunked_attention",
     "count_parameters",
@@ -75,6 +78,7 @@ __all__ = [
     "padding_mask",
     "polynomial_tensor_attention",
     "prefix_scan_attention",
+    "register_attention_backend",
     "relative_attention",
     "rms_norm",
     "scaled_dot_product_attention",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .._validate import (
@@ -26,13 +27,19 @@ from .._validate import (
     check_number,
     check_positive,
     check_same_device,
-    check_same_dtype,
     check_size,
     check_tensor,
 )
+from .dispatch import (
+    ATTENTION_BACKENDS,
+    _check_mask,
+    _check_qkv,
+    _check_scale,
+    _run,
+    attention_backends,
+    register_attention_backend,
+)
 from .positional import RotaryEmbedding
-
-ATTENTION_BACKENDS = ("reference", "memory_efficient", "sdpa")
 
 __all__ = [
     "ATTENTION_BACKENDS",
@@ -103,62 +110,6 @@ def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return e / torch.where(denom > 0, denom, torch.ones_like(denom))
 
 
-def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[int, ...]:
-    """Validate q (..., s, d), k (..., t, d), v (..., t, e); return the broadcast batch shape."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        check_tensor(name, x, min_ndim=2, floating=True)
-    check_same_device(q=q, k=k, v=v)
-    check_same_dtype(q=q, k=k, v=v)
-    rank = max(q.dim(), k.dim(), v.dim())
-    if any(x.dim() not in (2, rank) for x in (q, k, v)):
-        # (b, h, s, d) against (b, t, d) would broadcast k's batch against q's heads when b == h
-        raise ValueError(
-            f"q, k and v must have the same number of dims (or 2 for one shared by every batch): q has shape "
-            f"{tuple(q.shape)}, k has shape {tuple(k.shape)}, v has shape {tuple(v.shape)}; give k and v a head dim "
-            f"of size 1 (k[:, None]) to share them across heads"
-        )
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must share the head dim d: q has shape {tuple(q.shape)} (d={q.shape[-1]}), "
-            f"k has shape {tuple(k.shape)} (d={k.shape[-1]})"
-        )
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of keys t: k has shape {tuple(k.shape)}, v has shape {tuple(v.shape)}"
-        )
-    try:
-        batch = tuple(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
-    except RuntimeError:
-        raise ValueError(
-            "q, k and v must have the same batch dims (..., e.g. (b, h)), or 1 where one is shared: "
-            f"q has shape {tuple(q.shape)}, k has shape {tuple(k.shape)}, v has shape {tuple(v.shape)}"
-        ) from None
-    if q.shape[-1] == 0:
-        raise ValueError(f"q and k have head dim d=0 (q has shape {tuple(q.shape)}): there is nothing to compare")
-    if k.shape[-2] == 0:
-        raise ValueError(f"k has shape {tuple(k.shape)}: t=0 keys, so no query has anything to attend to")
-    return batch
-
-
-def _check_mask(mask: torch.Tensor, q: torch.Tensor, batch: tuple[int, ...], t: int) -> None:
-    """The mask has one dim per score dim (..., s, t), each of the scores' size or 1: never a guess."""
-    check_tensor("mask", mask)
-    check_same_device(q=q, mask=mask)
-    if mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a bool tensor (True = may attend), got dtype={mask.dtype}")
-    target = (*batch, q.shape[-2], t)
-    fits = mask.dim() == len(target) and all(m in (1, n) for m, n in zip(mask.shape, target, strict=True))
-    if not fits:
-        ones = "1, " * len(batch)
-        hint = f"an (s, t) mask as ({ones}s, t)"
-        if batch:
-            hint += f", a (b, t) key-padding mask as (b, {'1, ' * (len(batch) - 1)}1, t) (what padding_mask returns)"
-        raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not fit the scores' shape {target}: the mask needs one dim per "
-            f"score dim, each of the scores' size or 1 (so that no shape is ambiguous); pass {hint}"
-        )
-
-
 def scaled_dot_product_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -190,10 +141,14 @@ def scaled_dot_product_attention(
     batch = _check_qkv(q, k, v)
     check_flag("causal", causal)
     check_flag("return_weights", return_weights)
-    d, s, t = q.shape[-1], q.shape[-2], k.shape[-2]
     if mask is not None:
-        _check_mask(mask, q, batch, t)
-    scale = 1.0 / math.sqrt(d) if scale is None else check_number("scale", scale, low=0, low_open=True)
+        _check_mask(mask, q, batch, k.shape[-2])
+    return _reference(q, k, v, mask, causal, _check_scale(scale, q.shape[-1]), return_weights)
+
+
+def _reference(q, k, v, mask, causal: bool, scale: float, return_weights: bool = False):
+    """:func:`scaled_dot_product_attention` on checked arguments: the ``"reference"`` backend of the dispatcher."""
+    s, t = q.shape[-2], k.shape[-2]
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., s, t)
     if causal:
         scores = scores.masked_fill(~causal_mask(s, t, device=q.device), float("-inf")) if s else scores
@@ -202,6 +157,20 @@ def scaled_dot_product_attention(
     weights = softmax(scores, dim=-1)  # (..., s, t), rows sum to 1 (or 0 if fully masked)
     out = weights @ v  # (..., s, e)
     return (out, weights) if return_weights else out
+
+
+def _sdpa(q, k, v, mask, causal: bool, scale: float) -> torch.Tensor:
+    """torch's fused ``F.scaled_dot_product_attention`` on checked arguments, causal aligned bottom-right."""
+    s, t = q.shape[-2], k.shape[-2]
+    if causal and (s != t or mask is not None):  # torch's is_causal is top-left: pass the mask explicitly
+        allowed = causal_mask(s, t, device=q.device)  # (s, t)
+        mask = allowed if mask is None else mask & allowed
+        causal = False
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale)
+
+
+register_attention_backend("reference", _reference)
+register_attention_backend("sdpa", _sdpa)
 
 
 def chunked_attention(
@@ -314,7 +283,7 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         check_divisible("d_model", d_model, "n_heads", n_heads)
         check_flag("bias", bias)
-        check_choice("backend", backend, ATTENTION_BACKENDS)
+        check_choice("backend", backend, attention_backends())
         check_size(f"MultiHeadAttention(d_model={d_model})'s four projections", 4 * d_model * d_model)
         self.backend = backend
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
@@ -356,26 +325,26 @@ class MultiHeadAttention(nn.Module):
         ``causal``: bottom-right aligned (see :func:`scaled_dot_product_attention`). The weights are computed
         and kept only when ``return_weights=True``.
         """
-        self._check_input("x", x)
+        self._check_input("x", x)  # every check happens here, once: q, k, v below are built to fit
         if context is not None:
             self._check_input("context", context, b=x.shape[0])
         context = x if context is None else context
+        check_flag("causal", causal)
         check_flag("return_weights", return_weights)
         b, s, _ = x.shape
+        t = context.shape[1]
         q = self.split_heads(self.w_q(x))  # (b, h, s, d)
         k = self.split_heads(self.w_k(context))  # (b, h, t, d)
         v = self.split_heads(self.w_v(context))  # (b, h, t, d)
+        if mask is not None:
+            _check_mask(mask, q, (b, self.n_heads), t)
         if self.rope is not None:  # the s queries are the last s of the t positions, as the causal mask has them
-            t = k.shape[-2]
             q, k = self.rope(q, offset=max(t - s, 0)), self.rope(k, offset=max(s - t, 0))
-        check_choice("backend", self.backend, ATTENTION_BACKENDS)
-        if return_weights or self.backend == "reference":
-            attended = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, return_weights=return_weights)
+        scale = 1.0 / math.sqrt(self.d_head)
+        if return_weights:  # only the reference keeps the weights
+            out, weights = _reference(q, k, v, mask, causal, scale, return_weights=True)
         else:
-            from .memory_efficient import attention  # imported here: that module builds on this one
-
-            attended = attention(q, k, v, causal=causal, backend=self.backend, mask=mask)
-        out, weights = attended if return_weights else (attended, None)
+            out, weights = _run(self.backend, q, k, v, mask, causal, scale), None
         out = out.transpose(1, 2).reshape(b, s, self.d_model)  # (b, s, m): heads concatenated
         out = self.w_o(out)
         return (out, weights) if return_weights else out

@@ -32,8 +32,8 @@ from .._validate import (
     check_size,
     check_tensor,
 )
-from .attention import _check_qkv
 from .chunkwise import _causal_product
+from .dispatch import _check_qkv
 from .norms import RMSNorm
 
 FORMS = ("chunkwise", "parallel")

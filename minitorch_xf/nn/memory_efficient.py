@@ -12,7 +12,8 @@ $$ dV = P^\top dO,\qquad dP = dO\,V^\top,\qquad dS = P \odot (dP - D),\qquad dQ 
 Saved for backward: q, k, v, the output and L -- O((s + t)(d + e)) per head -- never an (s, t) matrix. The working
 memory is one (bq, bk) block. Plain autograd through the same loops would save every block: O(s t) again.
 
-Also: :func:`attention`, the backend switch (``"reference"``, ``"memory_efficient"``, ``"sdpa"``);
+Registered with the dispatcher (:mod:`~minitorch_xf.nn.dispatch`) as ``"memory_efficient"``. Also:
+:func:`set_attention_backend`, which sets the backend of every attention layer of a model;
 :func:`saved_tensor_bytes`, which counts the bytes autograd keeps for the backward pass; and :func:`peak_memory`,
 which measures a function's peak resident memory on Linux.
 """
@@ -21,25 +22,26 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import math
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from .._validate import check_callable, check_choice, check_flag, check_number, check_positive
-from .attention import ATTENTION_BACKENDS, _check_mask, _check_qkv, causal_mask, scaled_dot_product_attention
+from .._validate import check_callable, check_choice, check_flag, check_positive
+from .attention import MultiHeadAttention
+from .dispatch import (
+    _check_qkv,
+    _check_scale,
+    attention,  # noqa: F401  (the switch lived here: minitorch_xf.nn.dispatch.attention now)
+    attention_backends,
+    register_attention_backend,
+)
 
 __all__ = [
-    "BACKENDS",
-    "attention",
     "memory_efficient_attention",
     "peak_memory",
     "saved_tensor_bytes",
     "set_attention_backend",
 ]
-
-BACKENDS = ATTENTION_BACKENDS  # ("reference", "memory_efficient", "sdpa")
 
 
 def _block_scores(q, k, i0, j0, scale, causal, offset):
@@ -131,55 +133,29 @@ def memory_efficient_attention(
     batch = _check_qkv(q, k, v)
     check_flag("causal", causal)
     check_positive("block_size", block_size)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else check_number("scale", scale, low=0, low_open=True)
+    return _memory_efficient(q, k, v, None, causal, _check_scale(scale, q.shape[-1]), block_size, batch)
+
+
+def _memory_efficient(q, k, v, mask, causal: bool, scale: float, block_size: int = 128, batch=None) -> torch.Tensor:
+    """:func:`memory_efficient_attention` on checked arguments (``mask`` is None): the ``"memory_efficient"``
+    backend of the dispatcher."""
+    if batch is None:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     q = q.expand(*batch, *q.shape[-2:])  # broadcast batch dims; autograd sums the gradient back
     k = k.expand(*batch, *k.shape[-2:])
     v = v.expand(*batch, *v.shape[-2:])
     return _MemoryEfficientAttention.apply(q, k, v, causal, scale, block_size)
 
 
-def attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    causal: bool = False,
-    backend: str = "reference",
-    scale: float | None = None,
-    mask: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Softmax attention by one of ``BACKENDS``: the from-scratch reference, the memory-efficient one, torch's SDPA.
-
-    All three compute the same function (tested to agree). ``causal`` is bottom-right aligned for all three when
-    s != t (torch's own ``is_causal`` is top-left, so SDPA gets an explicit mask then). ``mask`` (bool, True = may
-    attend, as in :func:`~minitorch_xf.nn.attention.scaled_dot_product_attention`) is taken by ``"reference"``
-    and ``"sdpa"``; ``"memory_efficient"`` rejects it.
-    """
-    check_choice("backend", backend, BACKENDS)
-    if backend == "reference":
-        return scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, scale=scale)
-    if backend == "memory_efficient":
-        if mask is not None:
-            raise ValueError("backend='memory_efficient' takes no mask (only causal=True); use 'reference' or 'sdpa'")
-        return memory_efficient_attention(q, k, v, causal=causal, scale=scale)
-    batch = _check_qkv(q, k, v)
-    if mask is not None:
-        _check_mask(mask, q, batch, k.shape[-2])
-    check_flag("causal", causal)
-    if scale is not None:
-        check_number("scale", scale, low=0, low_open=True)
-    s, t = q.shape[-2], k.shape[-2]
-    if causal and (s != t or mask is not None):
-        allowed = causal_mask(s, t, device=q.device)  # (s, t), bottom-right aligned
-        mask = allowed if mask is None else mask & allowed
-        causal = False
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale)
+register_attention_backend("memory_efficient", _memory_efficient, takes_mask=False)
 
 
 def set_attention_backend(model: torch.nn.Module, backend: str) -> torch.nn.Module:
-    """Set ``backend`` on every :class:`~minitorch_xf.nn.attention.MultiHeadAttention` inside ``model``; return it."""
-    from .attention import MultiHeadAttention
+    """Set ``backend`` on every :class:`~minitorch_xf.nn.attention.MultiHeadAttention` inside ``model``; return it.
 
-    check_choice("backend", backend, BACKENDS)
+    ``backend``: one of :func:`~minitorch_xf.nn.dispatch.attention_backends`.
+    """
+    check_choice("backend", backend, attention_backends())
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     for module in model.modules():

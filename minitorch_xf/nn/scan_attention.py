@@ -19,7 +19,7 @@ import math
 import torch
 
 from .._validate import check_like, check_number, check_tensor
-from .attention import _check_qkv
+from .dispatch import _check_qkv
 
 __all__ = ["attention_rnn", "prefix_scan_attention", "scan_combine"]
 

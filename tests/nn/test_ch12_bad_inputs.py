@@ -84,7 +84,7 @@ BAD = [
         ValueError,
         r"mask of shape \(2, 2\)",
     ),
-    Bad("mha backend", lambda: MultiHeadAttention(4, 2, backend="triton"), ValueError, r"'triton'"),
+    Bad("mha backend", lambda: MultiHeadAttention(4, 2, backend="flash"), ValueError, r"'flash'"),
     Bad("set backend", lambda: set_attention_backend(MultiHeadAttention(4, 2), "x"), ValueError, r"'x'"),
     Bad("set backend model", lambda: set_attention_backend("model", "sdpa"), TypeError, r"str"),
     Bad("peak fn", lambda: peak_memory(3), TypeError, r"fn"),

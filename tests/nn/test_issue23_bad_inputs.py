@@ -8,6 +8,7 @@ import torch
 from bad_calls import Bad, Handled, r, walker_tests
 
 from minitorch_xf.nn.chunkwise import causal_linear_chunkwise
+from minitorch_xf.nn.dispatch import attention, register_attention_backend
 from minitorch_xf.nn.kernelized import linear_attention, norm_linear_attention
 
 pytestmark = pytest.mark.ch12
@@ -44,6 +45,17 @@ BAD = [
         ValueError,
         "form=3",
     ),
+]
+
+BAD += [
+    Bad("register name", lambda: register_attention_backend("", lambda *a: a[0]), TypeError, "name"),
+    Bad("register fn", lambda: register_attention_backend("mine", 3), TypeError, "fn"),
+    Bad("register flag", lambda: register_attention_backend("mine", print, takes_mask="no"), TypeError, "takes_mask"),
+    Bad(
+        "dispatch backend", lambda: attention(r(1, 2, 4), r(1, 2, 4), r(1, 2, 2), backend="fast"), ValueError, "'fast'"
+    ),
+    Bad("dispatch scale", lambda: attention(r(1, 2, 4), r(1, 2, 4), r(1, 2, 2), scale=-1.0), ValueError, "scale"),
+    Bad("dispatch q", lambda: attention(r(1, 2, 4), r(1, 2, 3), r(1, 2, 2), backend="sdpa"), ValueError, "head dim"),
 ]
 
 HANDLED = [
