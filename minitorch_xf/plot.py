@@ -51,7 +51,7 @@ def describe_figure(fig) -> str:
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure (plt.subplots()[0]), got {type(fig).__name__}")
     parts = []
-    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    title = _words(fig._suptitle.get_text()) if getattr(fig, "_suptitle", None) is not None else ""
     if title:
         parts.append(title)
     for i, ax in enumerate(fig.axes):
@@ -62,14 +62,19 @@ def describe_figure(fig) -> str:
         else:
             kind = "plot"
         twin = any(other is not ax and other.bbox.bounds == ax.bbox.bounds for other in fig.axes[:i])
-        xlabel = ax.get_xlabel().strip() or ("shared x axis" if twin else "unlabelled x axis")
-        ylabel = ax.get_ylabel().strip() or "unlabelled y axis"
-        name = ax.get_title().strip()
-        head = f"{kind} {name!r}" if name else kind
+        xlabel = _words(ax.get_xlabel()) or ("shared x axis" if twin else "unlabelled x axis")
+        ylabel = _words(ax.get_ylabel()) or "unlabelled y axis"
+        name = _words(ax.get_title())
+        head = f"{kind} “{name}”" if name else kind
         parts.append(f"{head}: x = {xlabel}; y = {ylabel}")
     if not parts:
         return "figure without data"
     return "Figure. " + " | ".join(parts)
+
+
+def _words(text: str) -> str:
+    """A label as a screen reader should read it: mathtext's ``$`` and backslashes dropped (``$\\gamma$`` -> gamma)."""
+    return " ".join(text.replace("$", "").replace("\\", "").split())
 
 
 def _png_with_alt(fig):
@@ -112,11 +117,19 @@ def _install_formatter(shell) -> None:
     formatters["image/png"].for_type(Figure, _png_with_alt)
 
 
-def learning_curve(history, metric: str | None = None, ax=None, smooth: int = 20, label: str | None = None):
+def learning_curve(
+    history,
+    metric: str | None = None,
+    ax=None,
+    smooth: int = 20,
+    label: str | None = None,
+    metric_label: str | None = None,
+):
     """Training loss per step, smoothed by a running mean, and one evaluation metric on a twin axis.
 
     ``smooth`` (an int >= 1) is the window of the running mean, capped at the number of recorded steps; ``metric``
-    and ``label`` are strings (or None).
+    (the key in the history), ``label`` (the loss line's legend) and ``metric_label`` (the twin axis's words, e.g.
+    "exact-match accuracy"; default the key) are strings (or None).
     """
     if not isinstance(history, History):
         raise TypeError(f"history must be a History (what train returns), got {type(history).__name__}")
@@ -127,7 +140,7 @@ def learning_curve(history, metric: str | None = None, ax=None, smooth: int = 20
             f"history has {len(history.steps)} steps but {len(history.loss)} loss values: one loss per step"
         )
     check_positive("smooth", smooth)
-    for name, text in (("metric", metric), ("label", label)):
+    for name, text in (("metric", metric), ("label", label), ("metric_label", metric_label)):
         if text is not None and not isinstance(text, str):
             raise TypeError(f"{name} must be a str or None, got {text!r} ({type(text).__name__})")
     if metric is not None:
@@ -143,8 +156,8 @@ def learning_curve(history, metric: str | None = None, ax=None, smooth: int = 20
     if metric is not None:
         twin = ax.twinx()
         steps, values = history.metric(metric)
-        twin.plot(steps, values, "o-", color="C1", ms=3, label=metric)
-        twin.set_ylabel(metric)
+        twin.plot(steps, values, "o-", color="C1", ms=3, label=metric_label or metric)
+        twin.set_ylabel(metric_label or metric)
         twin.grid(False)
     return ax
 

@@ -122,6 +122,7 @@ BAD = [
     Bad("learning_curve smooth float", lambda: plot.learning_curve(history(), smooth=2.5), TypeError, r"smooth must"),
     Bad("learning_curve smooth=0", lambda: plot.learning_curve(history(), smooth=0), ValueError, r"smooth=0"),
     Bad("learning_curve metric", lambda: plot.learning_curve(history(), metric="bleu"), KeyError, r"metric 'bleu'"),
+    Bad("learning_curve metric_label", lambda: plot.learning_curve(history(), metric_label=3), TypeError, r"metric_l"),
     Bad("describe_figure axes", lambda: plot.describe_figure(plot.plt.subplots()[1]), TypeError, r"a matplotlib"),
     Bad("attention_map 3-D", lambda: plot.attention_map(r(3, 3, 3)), ValueError, r"\(s, t\) matrix"),
     Bad("attention_map str", lambda: plot.attention_map("w"), TypeError, r"weights must be a torch.Tensor"),
