@@ -44,13 +44,15 @@ __all__ = [
 ]
 
 
-def _block_scores(q, k, i0, j0, scale, causal, offset):
-    """Scores of query block i0 against key block j0, masked: (..., bq, bk)."""
-    sc = (q @ k.transpose(-2, -1)) * scale  # (..., bq, bk)
-    if causal:
-        rows = torch.arange(i0, i0 + q.shape[-2], device=q.device)[:, None] + offset  # (bq, 1)
-        cols = torch.arange(j0, j0 + k.shape[-2], device=q.device)[None, :]  # (1, bk)
-        sc = sc.masked_fill(cols > rows, float("-inf"))
+def _block_scores(qs, k, i0, j0, causal, offset):
+    """Scores of the (already scaled) query block i0 against key block j0, masked: (..., bq, bk).
+
+    Only a block that crosses the diagonal is masked: one wholly below it sees every key."""
+    sc = qs @ k.transpose(-2, -1)  # (..., bq, bk)
+    if causal and j0 + k.shape[-2] - 1 > i0 + offset:
+        rows = torch.arange(i0, i0 + qs.shape[-2], device=qs.device)[:, None] + offset  # (bq, 1)
+        cols = torch.arange(j0, j0 + k.shape[-2], device=qs.device)[None, :]  # (1, bk)
+        sc.masked_fill_(cols > rows, float("-inf"))
     return sc
 
 
@@ -64,23 +66,24 @@ class _MemoryEfficientAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, causal, scale, block):
         s, t = q.shape[-2], k.shape[-2]
         offset = t - s  # bottom-right causal alignment, as in scaled_dot_product_attention
+        qs = q * scale  # scaled once, not once per block
         out = q.new_empty((*q.shape[:-1], v.shape[-1]))  # (..., s, e)
         lse = q.new_empty(q.shape[:-1])  # (..., s)
         for i0 in range(0, s, block):
-            qi = q[..., i0 : i0 + block, :]  # (..., bq, d)
+            qi = qs[..., i0 : i0 + block, :]  # (..., bq, d)
             m = q.new_full(qi.shape[:-1], float("-inf"))  # (..., bq)
             ell = q.new_zeros(qi.shape[:-1])  # (..., bq)
             o = q.new_zeros((*qi.shape[:-1], v.shape[-1]))  # (..., bq, e)
             for j0 in range(0, t, block):
                 if _skip(causal, i0, qi.shape[-2], j0, offset):
                     break
-                sc = _block_scores(qi, k[..., j0 : j0 + block, :], i0, j0, scale, causal, offset)
+                sc = _block_scores(qi, k[..., j0 : j0 + block, :], i0, j0, causal, offset)
                 m_new = torch.maximum(m, sc.amax(-1))
                 m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
                 alpha = torch.exp(m - m_safe)  # (..., bq): rescales the old sums
-                p = torch.exp(sc - m_safe[..., None])  # (..., bq, bk)
+                p = sc.sub_(m_safe[..., None]).exp_()  # (..., bq, bk), in the scores' memory
                 ell = alpha * ell + p.sum(-1)
-                o = alpha[..., None] * o + p @ v[..., j0 : j0 + block, :]
+                o = (p @ v[..., j0 : j0 + block, :]).add_(o * alpha[..., None])
                 m = m_new
             out[..., i0 : i0 + block, :] = o / torch.where(ell > 0, ell, torch.ones_like(ell))[..., None]
             lse[..., i0 : i0 + block] = torch.where(ell > 0, m + torch.log(ell), torch.full_like(m, float("-inf")))
@@ -94,21 +97,24 @@ class _MemoryEfficientAttention(torch.autograd.Function):
         causal, scale, block = ctx.causal, ctx.scale, ctx.block
         s, t = q.shape[-2], k.shape[-2]
         offset = t - s
-        dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
+        qs = q * scale  # dK = dS^T Q scale = dS^T (Q scale)
+        dq, dk, dv = torch.empty_like(q), torch.zeros_like(k), torch.zeros_like(v)
         big_d = (dout * out).sum(-1)  # (..., s): D_i = dO_i . O_i
         lse_safe = torch.where(torch.isfinite(lse), lse, torch.full_like(lse, float("inf")))  # masked row: P = 0
         for i0 in range(0, s, block):
-            qi, doi = q[..., i0 : i0 + block, :], dout[..., i0 : i0 + block, :]  # (..., bq, d), (..., bq, e)
+            qi, doi = qs[..., i0 : i0 + block, :], dout[..., i0 : i0 + block, :]  # (..., bq, d), (..., bq, e)
             li, di = lse_safe[..., i0 : i0 + block, None], big_d[..., i0 : i0 + block, None]  # (..., bq, 1)
+            dqi = torch.zeros_like(qi)  # (..., bq, d): accumulated here, written once
             for j0 in range(0, t, block):
                 if _skip(causal, i0, qi.shape[-2], j0, offset):
                     break
                 kj, vj = k[..., j0 : j0 + block, :], v[..., j0 : j0 + block, :]
-                p = torch.exp(_block_scores(qi, kj, i0, j0, scale, causal, offset) - li)  # (..., bq, bk)
+                p = _block_scores(qi, kj, i0, j0, causal, offset).sub_(li).exp_()  # (..., bq, bk): P recomputed
                 dv[..., j0 : j0 + block, :] += p.transpose(-2, -1) @ doi  # (..., bk, e)
-                ds = p * (doi @ vj.transpose(-2, -1) - di)  # (..., bq, bk)
-                dq[..., i0 : i0 + block, :] += (ds @ kj) * scale
-                dk[..., j0 : j0 + block, :] += (ds.transpose(-2, -1) @ qi) * scale
+                ds = (doi @ vj.transpose(-2, -1)).sub_(di).mul_(p)  # (..., bq, bk): P (dP - D)
+                dqi += ds @ kj
+                dk[..., j0 : j0 + block, :] += ds.transpose(-2, -1) @ qi
+            dq[..., i0 : i0 + block, :] = dqi * scale
         return dq, dk, dv, None, None, None
 
 
