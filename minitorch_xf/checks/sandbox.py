@@ -140,10 +140,11 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _lock_down_filesystem(keep: list[str], links: list[list[str]], hide: list[str], tmpfs_mb: int) -> None:
+def _lock_down_filesystem(keep: list[str], links: list[list[str]], hide: list[str], tmpfs_mb: int) -> str:
     """In a fresh mount namespace, pivot into a minimal root: ``keep`` (folders and files) bound read-only at their
     own paths, ``links`` (``[path, target]``: ``/lib -> usr/lib``) recreated, the devices, a fresh ``/proc``, a
-    private ``/tmp`` of ``tmpfs_mb`` MiB for user nobody; ``hide`` (paths inside ``keep``) behind empty mounts."""
+    private working folder of ``tmpfs_mb`` MiB for user nobody (``/tmp``, or ``/xf-work`` when a kept path lies
+    under ``/tmp``), returned; ``hide`` (paths inside ``keep``) behind empty mounts."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # hold every source by a file descriptor first: the new root may cover the folder a source lives in
     sources = {}
@@ -174,9 +175,10 @@ def _lock_down_filesystem(keep: list[str], links: list[list[str]], hide: list[st
         f.write(f"nogroup:x:{NOBODY}:\n")
     os.makedirs(new + "/proc", mode=0o555)
     _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(new + "/tmp", mode=0o755)
+    work = "/tmp" if not any(_under(k, "/tmp") for k in keep) else "/xf-work"  # a checkout under /tmp keeps its path
+    os.makedirs(new + work, mode=0o755)
     opts = f"size={tmpfs_mb}m,mode=0700,uid={NOBODY},gid={NOBODY}"
-    _mount("tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
+    _mount("tmpfs", new + work, "tmpfs", MS_NOSUID | MS_NODEV, opts)
     for path in sorted(hide, key=len):
         target = new + path
         if os.path.isdir(target):
@@ -192,13 +194,14 @@ def _lock_down_filesystem(keep: list[str], links: list[list[str]], hide: list[st
         os.chroot(new)
         os.chdir("/")
     for point in _mount_points():  # every mount read-only, except the working folder, /proc and the devices
-        if point == "/tmp" or _under(point, "/proc") or _under(point, "/dev"):
+        if point == work or _under(point, "/proc") or _under(point, "/dev"):
             continue
         try:
             _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
         except OSError:
             if point == "/":
                 raise
+    return work
 
 
 def _limits(cpu_s: int, memory_mb: int, file_mb: int, nproc: int) -> None:
@@ -229,8 +232,7 @@ def _become_sandbox(config: dict, sock_fd: int, alive_fd: int) -> None:
     """In the sandbox process: lock down, drop privileges, point the standard streams at /dev/null."""
     _die_with_parent(alive_fd)
     if config["isolate"]:
-        _lock_down_filesystem(config["keep"], config["links"], config["hide"], config["tmpfs_mb"])
-        workdir = "/tmp"
+        workdir = _lock_down_filesystem(config["keep"], config["links"], config["hide"], config["tmpfs_mb"])
     else:
         workdir = config["workdir"]
     os.setsid()
