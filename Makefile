@@ -60,7 +60,7 @@ book-check: setup                     ## build the book without executing notebo
 	grep -q 'execute_notebooks: "off"' _build/_config_noexec.yml && grep -q 'xfbook: /' _build/_config_noexec.yml
 	$(JB) build . --config _build/_config_noexec.yml $(BUILD_FLAGS)
 
-bench: setup                          ## CPU attention benchmark vs torch SDPA: prints ratios, writes benchmarks/results/*.json
+bench: setup                          ## CPU attention benchmark (issue 23 table: causal, b=4, h=8, d=64, n=256..16384) vs torch SDPA; writes benchmarks/results/*.json
 	$(PY) benchmarks/cpu_attention.py --causal --threads 2
 
 bench-gpu: setup                      ## time the Triton kernels on a GPU (needs CUDA + triton); writes benchmarks/results/gpu-<device>.json
