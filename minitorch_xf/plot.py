@@ -44,7 +44,8 @@ def describe_figure(fig) -> str:
     """Alt text of a figure: its title and, for every panel that draws something, the words on its axes.
 
     A panel with data but no x or y label is described as ``unlabelled x axis`` / ``unlabelled y axis`` (a twin
-    axis sharing x needs only its y label); the book's browser test looks for exactly that phrase.
+    axis sharing x needs only its y label), a colour bar without its label as ``unlabelled colour bar``; the test
+    harness and the book's browser test look for the word ``unlabelled``.
     """
     from matplotlib.figure import Figure
 
@@ -56,6 +57,10 @@ def describe_figure(fig) -> str:
         parts.append(title)
     for i, ax in enumerate(fig.axes):
         if not ax.get_visible() or not ax.has_data():
+            continue
+        if getattr(ax, "_colorbar", None) is not None:  # a colour bar needs one label: what its colours mean
+            label = _words(ax.get_ylabel()) or _words(ax.get_xlabel())
+            parts.append(f"colour bar: {label or 'unlabelled colour bar'}")
             continue
         if ax.images and not (ax.lines or ax.collections or ax.patches):
             kind = "image"

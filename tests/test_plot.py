@@ -57,3 +57,16 @@ def test_nbval_fails_a_cell_whose_figure_has_an_unlabelled_axis():
     assert unlabelled_figures([good, {"output_type": "stream", "text": "x"}]) == []
     assert "unlabelled y axis" in unlabelled_figures([bad])[0]
     assert "without the book's alt text" in unlabelled_figures([dict(png, metadata={})])[0]
+
+
+def test_a_colour_bar_is_described_by_its_label():
+    fig, ax = plt.subplots()
+    image = ax.imshow([[0.0, 1.0], [1.0, 0.0]])
+    ax.set_xlabel("key")
+    ax.set_ylabel("query")
+    bar = fig.colorbar(image)
+    assert "unlabelled colour bar" in plot.describe_figure(fig)
+    bar.set_label("attention weight")
+    text = plot.describe_figure(fig)
+    plt.close(fig)
+    assert "colour bar: attention weight" in text and "unlabelled" not in text, text
