@@ -106,6 +106,56 @@ def main(argv=None) -> dict:
     started = time.perf_counter()
     gen = torch.Generator().manual_seed(0)
     rows = []
+
+    def record_so_far() -> dict:
+        summary = {
+            "crossover_n_forward_backward": crossover(rows),
+            "crossover_n_forward": crossover(rows, "forward"),
+            "ratio_to_sdpa": {
+                f"{r['path']}@{r['n']}": r["ratio_to_sdpa"]
+                for r in rows
+                if r["n"] in (1024, 4096, 16384) and "ratio_to_sdpa" in r
+            },
+            "peak_fwd_bwd_MiB": {
+                f"{r['path']}@{r['n']}": r["peak_fwd_bwd_bytes"] / 2**20
+                for r in rows
+                if "peak_fwd_bwd_bytes" in r and r["n"] == max(x["n"] for x in rows)
+            },
+        }
+        record = {
+            "benchmark": "cpu_attention",
+            "device": "cpu",
+            "device_name": device_name(torch.device("cpu")),
+            "cpu_count": os.cpu_count(),
+            "threads": torch.get_num_threads(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "wall_s": time.perf_counter() - started,
+            "versions": {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "minitorch_xf": minitorch_xf.__version__,
+            },
+            "shape": {
+                "batch": args.batch,
+                "heads": args.heads,
+                "head_dim": args.head_dim,
+                "causal": args.causal,
+                "dtype": "float32",
+            },
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "complete": {r["n"] for r in rows} == set(args.n),
+            "summary": summary,
+            "rows": rows,
+        }
+        return record
+
+    def write(record: dict) -> Path:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"cpu_attention-{platform.node() or 'host'}.json"
+        path.write_text(json.dumps(record, indent=1) + "\n")
+        return path
+
     for n in args.n:
         shape = (args.batch, args.heads, n, args.head_dim)
         q, k, v = (torch.randn(*shape, generator=gen) for _ in range(3))
@@ -153,50 +203,10 @@ def main(argv=None) -> dict:
                 f"peak {r['peak_fwd_bwd_bytes'] / 2**20:8.1f} MiB",
                 flush=True,
             )
-    summary = {
-        "crossover_n_forward_backward": crossover(rows),
-        "crossover_n_forward": crossover(rows, "forward"),
-        "ratio_to_sdpa": {
-            f"{r['path']}@{r['n']}": r["ratio_to_sdpa"]
-            for r in rows
-            if r["n"] in (1024, 4096, 16384) and "ratio_to_sdpa" in r
-        },
-        "peak_fwd_bwd_MiB": {
-            f"{r['path']}@{r['n']}": r["peak_fwd_bwd_bytes"] / 2**20
-            for r in rows
-            if "peak_fwd_bwd_bytes" in r and r["n"] == max(args.n)
-        },
-    }
-    record = {
-        "benchmark": "cpu_attention",
-        "device": "cpu",
-        "device_name": device_name(torch.device("cpu")),
-        "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        "wall_s": time.perf_counter() - started,
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "minitorch_xf": minitorch_xf.__version__,
-        },
-        "shape": {
-            "batch": args.batch,
-            "heads": args.heads,
-            "head_dim": args.head_dim,
-            "causal": args.causal,
-            "dtype": "float32",
-        },
-        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "summary": summary,
-        "rows": rows,
-    }
-    print(json.dumps(summary, indent=1))
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"cpu_attention-{platform.node() or 'host'}.json"
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"written to {path}")
+        write(record_so_far())  # a run stopped part-way keeps the lengths it finished
+    record = record_so_far()
+    print(json.dumps(record["summary"], indent=1))
+    print(f"written to {write(record)}")
     return record
 
 
