@@ -11,7 +11,8 @@ OUT    ?= grades
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 PROFILE ?= full
 
-.PHONY: setup test test-fast book book-check pdf lab reproduce exercises grade lint format clean bench-gpu bench
+.PHONY: setup test test-fast book book-check pdf lab reproduce exercises grade lint format clean bench-gpu bench \
+	chapter test-chapter clear-outputs
 
 setup: $(VENV)/.installed            ## create .venv and install the pinned set (constraints.txt)
 
@@ -88,12 +89,41 @@ grade: setup                          ## grade submissions against the reference
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or.zip [CHAPTER=ch01] [OUT=grades]"; exit 2; }
 	$(PY) -m minitorch_xf.checks.grade "$(SUBMISSIONS)" --chapter $(CHAPTER) --out $(OUT) $(ARGS)
 
-lint: setup
+lint: setup                           ## ruff, and the checks that cannot fail (tools/static_asserts.py)
 	$(PY) -m ruff check .
+	$(PY) tools/static_asserts.py
 
-format: setup
+format: setup                         ## format and fix the code and notebooks, then regenerate exercises/ from solutions/
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+	$(PY) -m minitorch_xf.checks.assign solutions exercises
+
+clear-outputs: setup                  ## clear the outputs of notebooks/ and solutions/ (commit notebooks without them)
+	$(PY) tools/clear_outputs.py
+
+# A new chapter: every file written, formatted, tagged and registered (tools/new_chapter.py says which).
+NN    ?=
+SLUG  ?=
+TITLE ?=
+PAPER ?=
+chapter: setup                        ## start chapter NN: make chapter NN=14 SLUG=toy-pool TITLE="Mean pooling" [PAPER="Doe et al. (2030)"]
+	@test -n "$(NN)" -a -n "$(SLUG)" || { echo 'usage: make chapter NN=14 SLUG=toy-pool TITLE="Mean pooling"'; exit 2; }
+	$(PY) tools/new_chapter.py $(NN) $(SLUG) $(if $(TITLE),--title "$(TITLE)") $(if $(PAPER),--paper "$(PAPER)")
+
+# One chapter, everything `make test` checks about it: lint and the static checks, its unit tests (marker chNN),
+# every test parametrized by its files (notebook structure, exercises and the grader's stub-zero/solution-full run,
+# the other seeds, its mutations and stubs), the repository-wide book and README checks, then its notebooks under
+# nbval with the CPU budget.
+test-chapter: setup                   ## test one chapter: make test-chapter NN=14
+	@test -n "$(NN)" || { echo "usage: make test-chapter NN=14"; exit 2; }
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) tools/static_asserts.py
+	$(PY) -m pytest tests -m "ch$(NN)" -p no:cacheprovider -q
+	$(PY) -m pytest tests -k "ch$(NN)" -p no:cacheprovider -q
+	$(PY) -m pytest tests/test_book.py tests/test_results.py tests/test_contributing.py tests/test_public_surface.py \
+	  tests/test_exercises.py -m "not slow" -p no:cacheprovider -q
+	$(PY) -m pytest notebooks/ch$(NN)-*.ipynb solutions/ch$(NN)-*.ipynb --nbval-lax -p no:cacheprovider
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

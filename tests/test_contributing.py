@@ -148,7 +148,9 @@ def test_a_notebook_that_records_the_placeholder_row_fails(tmp_path):
     nb.metadata["minitorch_xf"] = {"budget_s": 60}
     setup = setup_source().replace("rt = runtime.setup()", "rt = runtime.setup(profile='ci')")
     cells = [("code", setup), *paper_table_cells("ch99-toy.ipynb", "Doe (2030)")]
-    nb.cells = [(nbformat.v4.new_code_cell if k == "code" else nbformat.v4.new_markdown_cell)(s) for k, s in cells]
+    nb.cells = [
+        (nbformat.v4.new_code_cell if k.startswith("code") else nbformat.v4.new_markdown_cell)(s) for k, s in cells
+    ]
     nbformat.write(nb, tmp_path / "ch99-toy.ipynb")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XF_RECORD_DIR": str(tmp_path / "records"), "XF_QUIET": "1"}

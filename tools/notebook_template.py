@@ -38,25 +38,42 @@ def colab_url(path: str) -> str:
 
 
 def setup_source() -> str:
+    """The setup cell, as ``ruff format`` leaves it (the committed notebooks' first code cell)."""
     return f"""# Setup (safe to re-run): on Colab, install the package; then choose device, seed and run profile.
 import importlib.util
 import subprocess
 import sys
 
 if "google.colab" in sys.modules and importlib.util.find_spec("minitorch_xf") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{repo_url()}"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "git+{repo_url()}",
+        ],
+        check=True,
+    )
 
 from minitorch_xf import runtime
 
-rt = runtime.setup()  # XF_SEED=n moves every seed; XF_PROFILE=full for the paper-sized run (default on a GPU)"""
+rt = runtime.setup()  # XF_SEED=n moves every seed; XF_PROFILE=full for the paper-sized run (on a GPU)"""
 
 
-def header_source(path: str, title: str, budget: str, gpu_budget: str) -> str:
-    badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+def budget_sentence(budget_s: float) -> str:
+    """The notebook header's budget, from the one definition in conftest.py (``budget_s`` in the metadata)."""
     return (
-        f"# {title}\n\n{badge}\n\n**Time budget:** {budget} of CPU time (profile `ci`, one thread); "
-        f"{gpu_budget} on a GPU (profile `full`)."
+        f"at most {budget_s:g} s of kernel CPU time (profile `ci`, one thread; `budget_s` in the notebook's metadata, "
+        "enforced by `make test`)"
     )
+
+
+def header_source(path: str, title: str, budget: str | None, gpu_budget: str, budget_s: float = 60) -> str:
+    badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+    cpu = budget_sentence(budget_s) if budget is None else f"{budget} of CPU time (profile `ci`, one thread)"
+    return f"# {title}\n\n{badge}\n\n**Time budget:** {cpu}; {gpu_budget} on a GPU (profile `full`)."
 
 
 # The template's placeholder row; tests/test_contributing.py and conftest.py reject a row that still holds one.
@@ -80,30 +97,45 @@ def paper_table_cells(path: str, paper: str) -> list[tuple[str, str]]:
 table = PaperTable("{path}", rt, source="{paper}")
 table.add("{PLACEHOLDER_CLAIM}", "{PLACEHOLDER_PAPER}", "{PLACEHOLDER_OURS}", status="asserted")
 table.show()  # displays the table and records it for the book's Reproductions page"""
-    return [("md", "## Paper vs this book"), ("code", code)]
+    return [("md", "## Paper vs this book"), ("code:remove-input", code)]
 
 
 def write_notebook(
-    path: str, title: str, budget: str, gpu_budget: str, chapter: int, cells, budget_s: int = 60, paper: str = ""
+    path: str,
+    title: str,
+    budget: str | None,
+    gpu_budget: str,
+    chapter: int,
+    cells,
+    budget_s: int = 60,
+    paper: str = "",
+    root: Path | None = None,
 ):
-    """Create ``path`` with the header, the setup cell, then ``cells`` = [("md"|"code", source), ...].
+    """Create ``path`` with the header, the setup cell, then ``cells`` = [("md"|"code", source), ...]; a cell kind
+    "code:tag1,tag2" adds tags, a cell given as (kind, source, metadata) adds metadata (nbgrader's).
 
-    With ``paper`` (e.g. "Lu et al. (2019)"), end with the "Paper vs this book" table every experiment notebook has.
+    ``budget=None`` writes the header's time budget from ``budget_s``. With ``paper`` (e.g. "Lu et al. (2019)"), end
+    with the "Paper vs this book" table every experiment notebook has. ``root``: the repository to write into.
     """
+    root = ROOT if root is None else Path(root)
     if paper:
         cells = [*cells, *paper_table_cells(path, paper)]
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["minitorch_xf"] = {"chapter": chapter, "budget_s": budget_s}
-    nb.cells.append(nbformat.v4.new_markdown_cell(header_source(path, title, budget, gpu_budget)))
-    nb.cells.append(nbformat.v4.new_code_cell(setup_source(), metadata={"tags": ["setup"]}))
-    for kind, source in cells:
+    nb.cells.append(nbformat.v4.new_markdown_cell(header_source(path, title, budget, gpu_budget, budget_s)))
+    nb.cells.append(nbformat.v4.new_code_cell(setup_source(), metadata={"tags": ["setup", "remove-input"]}))
+    for kind, source, *meta in cells:
+        kind, _, tags = kind.partition(":")
+        metadata = dict(meta[0]) if meta else {}
+        if tags:
+            metadata["tags"] = tags.split(",")
         make = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
-        nb.cells.append(make(source.strip("\n")))
+        nb.cells.append(make(source.strip("\n"), metadata=metadata))
     for cell in nb.cells:
         cell.pop("id", None)
     nb.nbformat_minor = 4
-    (ROOT / path).parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(ROOT / path))
+    (root / path).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(root / path))
     return nb
