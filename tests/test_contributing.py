@@ -7,9 +7,11 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -172,3 +174,91 @@ def test_a_notebook_that_records_the_placeholder_row_fails(tmp_path):
         run.stdout
     )
     assert "1 failed" in run.stdout, run.stdout
+
+
+def _run(cmd: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:
+    import os
+
+    full_env = {**os.environ, "PYTHONPATH": str(cwd), "XF_RECORD_DIR": str(cwd / "_build" / "records"), **env}
+    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        full_env.pop(var, None)
+    return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_make_chapter_writes_a_chapter_that_passes_and_catches_the_planted_mistakes(tmp_path):
+    """`make chapter` in a scratch clone: the new chapter's files pass lint and the fast tests once its content is
+    written (here: the paper-vs-book row), and the planted mistakes of issue 24 each fail naming the file and the fix.
+    The notebooks under nbval and the grader's run are left to `make test-chapter` (CONTRIBUTING.md)."""
+    import shutil
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout to clone")
+    clone = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    for name in ("new_chapter.py", "notebook_template.py", "static_asserts.py"):  # this checkout's tools, under test
+        shutil.copy(ROOT / "tools" / name, clone / "tools" / name)
+    py = sys.executable
+    made = _run(
+        [py, str(ROOT / "tools" / "new_chapter.py"), "98", "toy-pool", "--title", "Mean pooling", "--root", str(clone)],
+        clone,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    nb_path, sol_path = "notebooks/ch98-toy-pool.ipynb", "solutions/ch98-toy-pool.ipynb"
+    new = [
+        nb_path,
+        sol_path,
+        "minitorch_xf/theory/toy_pool.py",
+        "minitorch_xf/checks/ch98.py",
+        "tests/mutations/ch98.py",
+        "tests/theory/test_toy_pool.py",
+        "tests/theory/test_toy_pool_bad_inputs.py",
+        "minitorch_xf/theory/__init__.py",
+    ]
+    for cmd in (["ruff", "check", *new], ["ruff", "format", "--check", *new]):
+        lint = _run([py, "-m", *cmd], clone)
+        assert lint.returncode == 0, f"the generated chapter fails `{' '.join(cmd[:2])}`: {lint.stdout}"
+
+    tests = [
+        "tests/theory/test_toy_pool.py",
+        "tests/theory/test_toy_pool_bad_inputs.py",
+        "tests/test_mutations.py",
+        "tests/test_exercises.py",
+        "tests/test_book.py",
+        "tests/test_contributing.py",
+        "tests/test_results.py",
+    ]
+    pytest_cmd = [py, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "not slow", "-x"]
+    # As generated, the paper-vs-book row is the template's placeholder: the one failure, naming the notebook.
+    first = _run([*pytest_cmd, *tests], clone)
+    assert first.returncode != 0 and f"{nb_path} cell" in first.stdout and "still a placeholder" in first.stdout, (
+        first.stdout[-3000:]
+    )
+    # The content: the notebook's row says what it compares.
+    nb = nbformat.read(clone / nb_path, as_version=4)
+    (cell,) = [c for c in nb.cells if "table.add(" in c.source]
+    cell.source = re.sub(
+        r"table\.add\((.|\n)*?status=",
+        'table.add("invariance", "exact (Prop. 1)", f"{worst:.1e}", status=',
+        cell.source,
+    )
+    nbformat.write(nb, clone / nb_path)
+    _run([py, "-m", "ruff", "format", nb_path], clone)
+    passed = _run([*pytest_cmd, *tests], clone)
+    assert passed.returncode == 0, passed.stdout[-4000:]
+
+    # Planted: an experiment check that cannot fail.
+    nb = nbformat.read(clone / nb_path, as_version=4)
+    (i, cell) = next((i, c) for i, c in enumerate(nb.cells) if "assert worst < 1e-12" in c.source)
+    cell.source = cell.source.replace("assert worst < 1e-12", "assert worst <= worst")
+    nbformat.write(nb, clone / nb_path)
+    static = _run([py, "tools/static_asserts.py", "notebooks"], clone)
+    assert static.returncode == 1 and f"{nb_path} cell {i} line" in static.stdout, static.stdout
+    assert "compares worst with itself" in static.stdout, static.stdout
+    # Planted: an exercise check that never calls the learner's function.
+    checks = clone / "minitorch_xf" / "checks" / "ch98.py"
+    checks.write_text(checks.read_text().replace("c.call(mean_pool, x)", "_loop_mean(x)"))
+    stub = _run([*pytest_cmd, "tests/test_mutations.py", "-k", "ch98-toy-pool and mean_pool"], clone)
+    assert stub.returncode != 0, stub.stdout
+    assert "solutions/ch98-toy-pool.ipynb, exercise 'check-mean_pool', check_mean_pool(mean_pool)" in stub.stdout
+    assert "passes this check, so a learner who writes nothing scores 1 points" in stub.stdout, stub.stdout
