@@ -270,7 +270,7 @@ def _mini_book(root: Path) -> None:
         "    if not isinstance(scale, float):\n"
         '        raise TypeError(f"scale must be a float, got {scale!r}; this message is long enough to overflow")\n'
         "    check_finite('x', x)\n"
-        "    return [scale * v for v in x]  # a trailing comment that is long enough to push this line past the column\n",
+        "    return [scale * v for v in x]  # a trailing comment long enough to push this line past 88\n",
     )
     _write(
         root / "book/ch07-a.md",
