@@ -262,3 +262,17 @@ def test_make_chapter_writes_a_chapter_that_passes_and_catches_the_planted_mista
     assert stub.returncode != 0, stub.stdout
     assert "solutions/ch98-toy-pool.ipynb, exercise 'check-mean_pool', check_mean_pool(mean_pool)" in stub.stdout
     assert "passes this check, so a learner who writes nothing scores 1 points" in stub.stdout, stub.stdout
+
+
+def test_every_make_command_in_contributing_is_a_target():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))
+    named = set(re.findall(r"`make ([a-z][\w-]*)", (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")))
+    assert named and not named - targets, f"CONTRIBUTING.md names make targets the Makefile lacks: {named - targets}"
+
+
+def test_contributing_states_the_budget_the_harness_enforces():
+    import conftest
+
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert f"default {conftest.DEFAULT_BUDGET_S} s" in text and f"{conftest.HARD_LIMIT_S} s is the hard limit" in text
