@@ -38,7 +38,7 @@ def colab_url(path: str) -> str:
 
 
 def setup_source() -> str:
-    """The setup cell, as ``ruff format`` leaves it (the committed notebooks' first code cell)."""
+    """The setup cell, as ``ruff format`` leaves it at the notebooks' 88 columns (notebooks/ruff.toml)."""
     return f"""# Setup (safe to re-run): on Colab, install the package; then choose device, seed and run profile.
 import importlib.util
 import subprocess
@@ -59,7 +59,8 @@ if "google.colab" in sys.modules and importlib.util.find_spec("minitorch_xf") is
 
 from minitorch_xf import runtime
 
-rt = runtime.setup()  # XF_SEED=n moves every seed; XF_PROFILE=full for the paper-sized run (on a GPU)"""
+# XF_SEED=n moves every seed; XF_PROFILE=full for the paper-sized run (on a GPU)
+rt = runtime.setup()"""
 
 
 def budget_sentence(budget_s: float) -> str:
