@@ -276,3 +276,15 @@ def test_contributing_states_the_budget_the_harness_enforces():
 
     text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
     assert f"default {conftest.DEFAULT_BUDGET_S} s" in text and f"{conftest.HARD_LIMIT_S} s is the hard limit" in text
+
+
+@pytest.mark.slow
+def test_an_over_budget_notebook_is_a_failed_test_naming_the_fix(tmp_path):
+    """Not only a red line under "N passed": the notebook's last cell fails, with its CPU, its budget and the fix."""
+    import test_budgets
+
+    test_budgets.write_notebook(tmp_path, budget_s=0.3, burn_s=0.8)
+    run = test_budgets.finish(test_budgets.start_pytest(tmp_path, "ci"), tmp_path)
+    assert run.rc == pytest.ExitCode.TESTS_FAILED and "1 failed" in run.output, run.output
+    assert "burn.ipynb is over its CPU budget" in run.output and "budget_s = 0.3 s" in run.output, run.output
+    assert "Fix: shrink the ci sizes" in run.output, run.output
