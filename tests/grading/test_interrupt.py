@@ -125,7 +125,8 @@ def test_a_killed_regrade_keeps_the_gradebook_and_leaves_nothing(graded, sig, tm
     deadline = time.monotonic() + 600
     while _stamps(results) == stamps:  # wait until one is regraded (of 4, one at a time)
         assert proc.poll() is None, "the grader ended before it could be interrupted"
-        assert time.monotonic() < deadline, "no submission was regraded within 10 minutes"
+        if time.monotonic() > deadline:  # a guard against a hang, not a timing claim
+            pytest.fail("no submission was regraded within 10 minutes")
         time.sleep(0.2)
     proc.send_signal(sig)
     proc.wait(120)
