@@ -20,6 +20,7 @@ import pytest
 
 from minitorch_xf.checks._core import CheckFailed
 from minitorch_xf.checks.reference import Reference
+from minitorch_xf.nn import dispatch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -95,7 +96,14 @@ def mutated(m: mutations.Mutation):
     clone = types.ModuleType(m.module)
     clone.__file__, clone.__package__ = original.__file__, original.__package__
     code = compile(source.replace(m.old, m.new), f"{original.__file__} (mutated: {m.what})", "exec")
-    exec(code, clone.__dict__)
+    # Running a module's source re-runs its registrations: nn.attention registers its backends with the dispatcher,
+    # so a mutant would replace the real "reference" attention for every later test. Keep the registry as it was.
+    registry = dict(dispatch._REGISTRY)
+    try:
+        exec(code, clone.__dict__)
+    finally:
+        dispatch._REGISTRY.clear()
+        dispatch._REGISTRY.update(registry)
     return clone
 
 
@@ -129,6 +137,15 @@ def test_the_chapter_check_kills_the_mutation(chapter, m):
         f"({m.old!r} -> {m.new!r}) on seeds {SEEDS}: the check cannot tell this breakage from the right code; "
         "add a case that exposes it"
     )
+
+
+def test_a_mutant_leaves_the_attention_registry_as_it_was():
+    """The dispatcher's backends are the package's after every mutant (one leaked into test_looped once)."""
+    before = dict(dispatch._REGISTRY)
+    for mod in CHAPTERS.values():
+        for m in mod.MUTATIONS:
+            mutated(m)
+    assert dispatch._REGISTRY == before
 
 
 def test_every_chapter_has_mutations_or_says_why():
