@@ -80,6 +80,10 @@ def test_grader_gives_solutions_full_marks_and_stubs_zero(path):
         grader.close()
     assert good.total == good.max_total == ref.max_total > 0, [e for e in good.exercises if not e.passed]
     assert not good.cell_errors, good.cell_errors
-    assert stub.total == 0 and stub.max_total == ref.max_total
+    scored = [(e.grade_id, e.points) for e in stub.exercises if e.points]
+    assert stub.total == 0 and stub.max_total == ref.max_total, (
+        f"exercises/{path.name}: the stub scores {stub.total} points, from {scored}: each of these checks passes "
+        "without calling the learner's function (see tests/test_mutations.py::test_a_stub_scores_nothing)"
+    )
     for ex in stub.exercises:
         assert "not implemented yet" in ex.message, f"{ex.grade_id}: {ex.message!r}"

@@ -28,8 +28,9 @@ def src(cell: dict) -> str:
 def test_committed_without_outputs(path):
     for i, cell in enumerate(load(path)["cells"]):
         if cell["cell_type"] == "code":
-            assert not cell.get("outputs"), f"{path.name} cell {i} has outputs: clear them before committing"
-            assert cell.get("execution_count") is None, f"{path.name} cell {i} has an execution count"
+            fix = "run `make clear-outputs` before committing"
+            assert not cell.get("outputs"), f"{path.name} cell {i} has outputs: {fix}"
+            assert cell.get("execution_count") is None, f"{path.name} cell {i} has an execution count: {fix}"
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name != "exercises"], ids=lambda p: p.name)
