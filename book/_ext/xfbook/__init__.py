@@ -11,6 +11,7 @@
   only; the index of results.
 - ``excerpts``: package code on a page (``literalinclude`` with ``:pyobject:``) shown as its teaching part: argument
   checks left out, at most 88 columns, with a link to the full source.
+- ``figures``: a notebook figure's alt text (its axes, from ``minitorch_xf.plot``) reaches the page's image.
 - ``exercises``: on every chapter page, a box linking its exercise notebook (Colab and repository) and listing its
   exercises, read from the notebook.
 
@@ -23,12 +24,12 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
-from . import assets, bibstyle, excerpts, exercises, links, numbering, records, results
+from . import assets, bibstyle, excerpts, exercises, figures, links, numbering, records, results
 
 __version__ = "0.1.0"
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    for module in (assets, bibstyle, excerpts, exercises, links, numbering, records, results):
+    for module in (assets, bibstyle, excerpts, exercises, figures, links, numbering, records, results):
         module.setup(app)
     return {"version": __version__, "parallel_read_safe": False, "parallel_write_safe": True}
