@@ -129,7 +129,6 @@ def excerpt(source: str, qualname: str) -> tuple[str, int, int, bool]:
             k -= 1
 
     def visit(scope: ast.AST) -> None:
-        nonlocal omitted
         doc = _docstring_node(scope)
         if doc is not None:
             drop.update(range(doc.lineno, doc.end_lineno + 1))

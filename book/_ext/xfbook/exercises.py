@@ -86,8 +86,7 @@ def _colab_url(repository: str, branch: str, notebook: str) -> str | None:
     return f"https://colab.research.google.com/github/{match[1]}/blob/{branch}/{notebook}" if match else None
 
 
-def exercise_box(app: Sphinx, stem: str, path: Path) -> nodes.Element:
-    topic, exercises = exercise_summary(path)
+def exercise_box(app: Sphinx, stem: str, topic: str, exercises: list[Exercise]) -> nodes.Element:
     notebook = f"exercises/{stem}.ipynb"
     box = nodes.admonition(classes=["tip", "xf-exercises"])
     box += nodes.title(text=f"Exercises: {topic}")
@@ -154,13 +153,15 @@ def add_exercise_box(app: Sphinx, doctree: nodes.document) -> None:
         )
         return
     app.env.note_dependency(str(path))
-    for problem in _missing(exercise_summary(path)[1]):
+    topic, exercises = exercise_summary(path)
+    for problem in _missing(exercises):
         logger.warning(f"{path.name}: {problem}", type="xfbook", subtype="exercises")
     page = next(iter(doctree.findall(nodes.section)), None)
     if page is None:
         return
     first_section = next((i for i, child in enumerate(page.children) if isinstance(child, nodes.section)), None)
-    page.insert(len(page.children) if first_section is None else first_section, exercise_box(app, stem, path))
+    at = len(page.children) if first_section is None else first_section
+    page.insert(at, exercise_box(app, stem, topic, exercises))
 
 
 def setup(app: Sphinx) -> None:
