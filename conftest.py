@@ -102,19 +102,27 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         entry.cpu_by_pid[pid] = seconds
 
 
+def figure_alt_problem(alt: str | None) -> str | None:
+    """What is wrong with a figure, read from the alt text ``minitorch_xf.plot`` attaches to it (``runtime.setup``
+    turns it on; the book shows it as the image's alt attribute), or None. One rule for nbval (here) and for the
+    browser test: text that does not start with ``Figure`` did not go through the book's style, and
+    ``plot.describe_figure`` writes ``unlabelled`` for an axis or colour bar without its label."""
+    if not alt or not alt.startswith("Figure"):
+        return f"a figure without the book's alt text naming its axes (runtime.setup() or plot.use_style()): {alt!r}"
+    if "unlabelled" in alt:
+        return f"a figure with an unlabelled axis (set_xlabel / set_ylabel on every panel): {alt}"
+    return None
+
+
 def unlabelled_figures(outputs: list) -> list[str]:
-    """The figures among a cell's outputs whose axes are not all labelled, read from the alt text that
-    ``minitorch_xf.plot`` attaches to every figure (``runtime.setup`` turns it on; the book shows it as the image's
-    alt attribute). A PNG without that alt text did not go through the book's style."""
+    """The problems (:func:`figure_alt_problem`) of the figures among a cell's outputs."""
     problems = []
     for out in outputs:
         if out.get("output_type") not in ("display_data", "execute_result") or "image/png" not in out.get("data", {}):
             continue
-        alt = (out.get("metadata") or {}).get("image/png", {}).get("alt")
-        if not alt:
-            problems.append("a figure without the book's alt text (call runtime.setup() or plot.use_style() first)")
-        elif "unlabelled" in alt:
-            problems.append(f"a figure with an unlabelled axis (set_xlabel / set_ylabel on every panel): {alt}")
+        problem = figure_alt_problem((out.get("metadata") or {}).get("image/png", {}).get("alt"))
+        if problem:
+            problems.append(problem)
     return problems
 
 

@@ -32,6 +32,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 import yaml
 
+from conftest import figure_alt_problem  # the one rule for a figure's alt text, shared with nbval
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,11 +279,7 @@ def test_every_page_reads_right(site, chromium):
             if seen["setupShown"]:
                 problems.append("the notebook's setup cell is visible (tag it remove-input)")
             problems += [f"code block wider than the text column: {line!r}" for line in seen["wideCode"]]
-            for alt in seen["figures"]:
-                if not alt.startswith("Figure"):
-                    problems.append(f"a figure without the alt text naming its axes (plot.use_style): {alt!r}")
-                elif "unlabelled" in alt:
-                    problems.append(f"a figure with an unlabelled axis: {alt!r}")
+            problems += [p for p in map(figure_alt_problem, seen["figures"]) if p]
             figures += len(seen["figures"])
             if problems:
                 failures[path] = sorted(set(problems))
