@@ -10,6 +10,9 @@ CHAPTER ?= ch01
 OUT    ?= grades
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 PROFILE ?= full
+# pytest-xdist workers for `make test` (each file, and so each notebook's cells, stays in one worker, in order;
+# budgets are on CPU time, which a second worker does not inflate). TEST_JOBS=0 runs everything in one process.
+TEST_JOBS ?= 2
 
 .PHONY: setup test test-fast book book-check pdf lab reproduce exercises grade lint format clean bench-gpu bench \
 	chapter test-chapter clear-outputs
@@ -36,7 +39,7 @@ FORCE:
 test: setup                           ## lint, unit tests, notebooks under nbval, the book build (-W), the book in a browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest tests notebooks solutions --nbval-lax -m "not browser" -p no:cacheprovider
+	$(PY) -m pytest tests notebooks solutions --nbval-lax -m "not browser" -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile
 	$(MAKE) book-check
 	$(PY) -m pytest tests/test_browser.py -m browser -p no:cacheprovider
 

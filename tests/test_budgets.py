@@ -45,7 +45,7 @@ def write_notebook(folder: Path, budget_s: float, burn_s: float) -> None:
     nbformat.write(nb, folder / NOTEBOOK)
 
 
-def start_pytest(folder: Path, profile: str) -> subprocess.Popen:
+def start_pytest(folder: Path, profile: str, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -54,7 +54,7 @@ def start_pytest(folder: Path, profile: str) -> subprocess.Popen:
         "XF_DEVICE": "cpu",
     }
     cmd = [sys.executable, "-m", "pytest", "-p", "conftest", NOTEBOOK, "--nbval-lax", "--nbval-current-env"]
-    cmd += ["-p", "no:cacheprovider", "-q"]
+    cmd += ["-p", "no:cacheprovider", "-q", *extra]
     return subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -85,8 +85,10 @@ def test_wall_time_over_the_budget_does_not_fail_the_session(tmp_path):
     assert run.row is not None and run.row["wall_s"] >= wait_s, f"the wait is not in the wall figure: {run.row}"
 
 
+# `make test` runs pytest-xdist workers: the kernel's CPU is sampled in a worker and judged there and in the controller.
+@pytest.mark.parametrize("extra", [(), ("-n", "2", "--dist", "loadfile")], ids=["one-process", "xdist"])
 @pytest.mark.parametrize("profile", ["ci", "long", "full"])
-def test_notebook_over_its_cpu_budget_fails_under_ci_only(tmp_path, profile):
+def test_notebook_over_its_cpu_budget_fails_under_ci_only(tmp_path, profile, extra):
     """0.8 s of CPU against a 0.3 s ``ci`` budget: the ``ci`` session fails; ``long`` holds the notebook to its own
     budget (30 minutes of CPU) and passes; ``full`` has none. Each records its time and the budget that applied."""
     records = tmp_path / "records"
@@ -94,7 +96,7 @@ def test_notebook_over_its_cpu_budget_fails_under_ci_only(tmp_path, profile):
     other = {"other.ipynb": {"cpu_s": 1.0, "wall_s": 1.0, "budget_s": 60, "profile": "ci", "threads": 1}}
     (records / "times.json").write_text(json.dumps({"notebooks": other}))
     write_notebook(tmp_path, budget_s=0.3, burn_s=0.8)
-    run = finish(start_pytest(tmp_path, profile), tmp_path)
+    run = finish(start_pytest(tmp_path, profile, extra), tmp_path)
     assert run.row is not None and run.row["cpu_s"] > 0.8, run.output
     expected_budget = {"ci": 0.3, "long": runtime.LONG_BUDGET_S, "full": None}[profile]
     assert run.row["profile"] == profile and run.row["budget_s"] == expected_budget, run.row
