@@ -32,6 +32,7 @@ from .higher_order import (
 from .hyla import HypernetworkAttention, HypernetworkTransformer
 from .kernelized import NormAttention, linear_attention, linear_attention_recurrent
 from .memory_efficient import memory_efficient_attention, set_attention_backend
+from .message_passing import GraphAttentionLayer, GraphTransformerLayer, MPNNLayer, scatter_softmax, scatter_sum
 from .minimal import MinimalAttention, SequenceClassifier
 from .models import Decoder, Encoder, LoopedTransformer, LoRALinear, TransformerStack, count_parameters
 from .norms import LayerNorm, RMSNorm, layer_norm, rms_norm
@@ -43,12 +44,15 @@ __all__ = [
     "Decoder",
     "Encoder",
     "FeedForward",
+    "GraphAttentionLayer",
+    "GraphTransformerLayer",
     "HypernetworkAttention",
     "HypernetworkTransformer",
     "LayerNorm",
     "LearnedPositionalEmbedding",
     "LoRALinear",
     "LoopedTransformer",
+    "MPNNLayer",
     "MacaronBlock",
     "MinimalAttention",
     "MultiHeadAttention",
@@ -83,6 +87,8 @@ __all__ = [
     "rms_norm",
     "scaled_dot_product_attention",
     "scan_combine",
+    "scatter_softmax",
+    "scatter_sum",
     "set_attention_backend",
     "sinusoidal_table",
     "softmax",

@@ -1,5 +1,6 @@
 """Data generators: every task makes its own data from a seed; nothing is downloaded."""
 
+from . import graph_data
 from .algorithmic import DigitTask
 from .cot import (
     ArithmeticTask,
@@ -40,6 +41,7 @@ __all__ = [
     "evaluate",
     "even_token",
     "exact_match",
+    "graph_data",
     "interleave",
     "least_squares_predictions",
     "match3_batch",
