@@ -38,8 +38,22 @@ def _check_graph_input(x: torch.Tensor, edge_index: torch.Tensor, module: nn.Mod
         raise ValueError(f"tensors are on different devices: x on {x.device}, edge_index on {edge_index.device}")
 
 
+def _check_scatter(src: torch.Tensor, index: torch.Tensor, num_nodes: int) -> None:
+    check_tensor("src", src, min_ndim=1)
+    check_tensor("index", index, ndim=1)
+    if index.dtype != torch.int64:
+        raise TypeError(f"index must have dtype torch.int64, got {index.dtype}")
+    if index.shape[0] != src.shape[0]:
+        raise ValueError(f"index has {index.shape[0]} entries but src has {src.shape[0]} rows")
+    check_positive("num_nodes", num_nodes)
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= num_nodes):
+        bad = index[(index < 0) | (index >= num_nodes)][0]
+        raise ValueError(f"index contains {int(bad)}, outside [0, num_nodes={num_nodes})")
+
+
 def scatter_sum(src: torch.Tensor, index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     """``out[v] = sum of src[e] over the edges e with index[e] = v``: ``src (E, ...)`` -> ``(num_nodes, ...)``."""
+    _check_scatter(src, index, num_nodes)
     out = src.new_zeros((num_nodes, *src.shape[1:]))
     return out.index_add_(0, index, src)
 
@@ -47,6 +61,8 @@ def scatter_sum(src: torch.Tensor, index: torch.Tensor, num_nodes: int) -> torch
 def scatter_softmax(scores: torch.Tensor, index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     r"""Softmax of ``scores (E, ...)`` over the edges that share a target: $w_e = e^{s_e} / \sum_{e': t(e')=t(e)}
     e^{s_{e'}}$. The per-target maximum is subtracted first, so large scores do not overflow."""
+    _check_scatter(scores, index, num_nodes)
+    check_tensor("scores", scores, min_ndim=1, floating=True)
     shape = (num_nodes, *scores.shape[1:])
     idx = index.view(-1, *([1] * (scores.dim() - 1))).expand_as(scores)
     top = scores.new_full(shape, float("-inf")).scatter_reduce(0, idx, scores, "amax", include_self=True)

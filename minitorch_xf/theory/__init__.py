@@ -1,14 +1,28 @@
 """Constructions, closed forms and analytic baselines, one module per chapter:
 ode (2), energy (3), looped (4), universality (5), continuous_thought (7), icl (9), att_svm (10),
-hypernetwork (11), induction and aspect_ratio (14)."""
+hypernetwork (11), induction and aspect_ratio (14),
+graph_encodings (15)."""
 
-from . import aspect_ratio, att_svm, continuous_thought, energy, hypernetwork, icl, induction, looped, ode, universality
+from . import (
+    aspect_ratio,
+    att_svm,
+    continuous_thought,
+    energy,
+    graph_encodings,
+    hypernetwork,
+    icl,
+    induction,
+    looped,
+    ode,
+    universality,
+)
 
 __all__ = [
     "aspect_ratio",
     "att_svm",
     "continuous_thought",
     "energy",
+    "graph_encodings",
     "hypernetwork",
     "icl",
     "induction",
