@@ -1,0 +1,93 @@
+"""The lazy-neuron statistic (theory.activation_sparsity) against counts read with hooks on the FFNs' first linear
+map and torch.count_nonzero, and its value 1/2 at initialisation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from minitorch_xf.nn import Decoder, FeedForward
+from minitorch_xf.nn.matformer import matformerize, set_widths
+from minitorch_xf.theory.activation_sparsity import ffn_preactivations, nonzero_fraction, relu_density
+
+pytestmark = pytest.mark.ch14
+
+
+def _model(d_ff=32, seed=0):
+    torch.manual_seed(seed)
+    return Decoder(13, d_model=16, n_heads=2, n_layers=3, d_ff=d_ff, max_len=10, activation="relu")
+
+
+def _tokens(b=6, n=10):
+    return torch.randint(0, 13, (b, n), generator=torch.Generator().manual_seed(4))
+
+
+def _density_by_output_hooks(model, x, mask=None):
+    """Count the non-zeros of every ReLU(w1 x + b1), read from w1's own output."""
+    outs = []
+    hooks = [blk.ffn.w1.register_forward_hook(lambda _m, _i, out: outs.append(torch.relu(out))) for blk in model.blocks]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    dens = []
+    for a in outs:
+        a = a if mask is None else a[mask]
+        dens.append(torch.count_nonzero(a) / a.numel())
+    return torch.stack(dens)
+
+
+def test_density_matches_counts_from_hooks():
+    model, x = _model(), _tokens()
+    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)) > 0.5
+    torch.testing.assert_close(relu_density(model, x), _density_by_output_hooks(model, x))
+    torch.testing.assert_close(relu_density(model, x, mask=mask), _density_by_output_hooks(model, x, mask))
+
+
+def test_preactivations_are_the_first_linear_maps_outputs():
+    model, x = _model(), _tokens()
+    outs = []
+    hooks = [blk.ffn.w1.register_forward_hook(lambda _m, _i, out: outs.append(out)) for blk in model.blocks]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    for got, want in zip(ffn_preactivations(model, x), outs, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_nonzero_fraction_counts_relu_nonzeros():
+    pre = torch.randn(7, 5, 33, generator=torch.Generator().manual_seed(0))
+    pre[0, 0, :4] = 0.0  # ReLU(0) = 0: not active
+    want = torch.count_nonzero(torch.relu(pre)) / pre.numel()
+    torch.testing.assert_close(nonzero_fraction(pre), want)
+
+
+@pytest.mark.checks("prop-relu-half")
+def test_density_at_initialisation_is_one_half():
+    """Symmetric weights and biases give symmetric pre-activations: E rho = 1/2 (the proposition of section 14.4).
+    4 layers x 2048 units x 60 tokens: the average has standard deviation well below 0.01 for independent
+    units; units share their inputs, so the tolerance is 0.03."""
+    torch.manual_seed(3)
+    model = Decoder(13, d_model=32, n_heads=2, n_layers=4, d_ff=2048, max_len=10, activation="relu")
+    dens = relu_density(model, _tokens())
+    assert abs(float(dens.mean()) - 0.5) < 0.03, dens
+
+
+def test_a_matformer_layer_counts_only_its_active_prefix():
+    model, x = _model(d_ff=32), _tokens()
+    matformerize(model, [8, 16, 32])
+    set_widths(model, [8, 16, 32])
+    pres = ffn_preactivations(model, x)
+    assert [p.shape[-1] for p in pres] == [8, 16, 32]
+    full = matformerize(_model(d_ff=32), [8, 16, 32])
+    full_pres = ffn_preactivations(full, x)
+    torch.testing.assert_close(pres[0], full_pres[0][..., :8])
+
+
+def test_a_lone_feedforward_is_measured():
+    torch.manual_seed(0)
+    ffn = FeedForward(8, 64, activation="relu")
+    x = torch.randn(20, 8)
+    want = torch.count_nonzero(torch.relu(ffn.w1(x))) / (20 * 64)
+    torch.testing.assert_close(relu_density(ffn, x)[0], want.detach())
