@@ -8,13 +8,13 @@ ids ``0..G-1`` (``None``: one graph).
 Glossary: ``N`` nodes, ``E`` directed edges, ``G`` graphs, ``n`` nodes of the largest graph, ``d`` width,
 ``h`` heads; for the key-subset functions ``s`` queries, ``t`` keys, ``e`` value width.
 
-- :class:`GPSLayer` (Rampášek et al., 2022, eq. 6-8): a local message-passing module and global attention run side
+- :class:`GPSLayer` (Rampášek et al., 2022): a local message-passing module and global attention run side
   by side on the same input, their outputs summed, then an MLP. Cost per layer: ``O(E)`` local, ``O(sum_g n_g^2)``
   global.
 - :class:`VirtualNode` (Gilmer et al., 2017; Cai et al., 2023): one extra node per graph joined to every node; it
   sums the nodes' states and sends the result back, so any two nodes are two hops apart. Cost ``O(N)``.
 - :func:`virtual_node_linear_attention`: one virtual-node round computes linear (kernelized) self-attention exactly
-  (Cai et al., 2023, sec. 3).
+  (after Cai et al., 2023).
 - :func:`sparse_attention` with :func:`topk_key_mask`, :func:`random_key_mask`, :func:`hop_key_mask`: softmax
   attention over a subset of the keys, and the softmax mass it drops, which bounds its error
   (:func:`sparsity_error_bound`).
@@ -93,7 +93,7 @@ def _norm(kind: str | None, d: int) -> nn.Module:
 
 
 class GPSLayer(nn.Module):
-    r"""One GPS layer (Rampášek et al., 2022, eq. 6-8), arranged as PyTorch Geometric's ``GPSConv``:
+    r"""One GPS layer (Rampášek et al., 2022), arranged as PyTorch Geometric's ``GPSConv``:
 
     $$X_M = \mathrm{N}_1\big(X + \mathrm{MPNN}(X, A)\big),\quad X_T = \mathrm{N}_2\big(X + \mathrm{Attn}(X)\big),\quad
       X' = \mathrm{N}_3\big(Y + \mathrm{MLP}(Y)\big),\ Y = X_M + X_T,$$
@@ -160,7 +160,7 @@ class GPSLayer(nn.Module):
 
 
 class VirtualNode(nn.Module):
-    r"""A virtual node per graph (Gilmer et al., 2017; Cai et al., 2023, eq. 2-3): it gathers, then broadcasts,
+    r"""A virtual node per graph (Gilmer et al., 2017; Cai et al., 2023): it gathers, then broadcasts,
 
     $$\mathrm{vn}_g' = \mathrm{vn}_g + \mathrm{MLP}\Big(\sum_{i \in g} h_i\Big), \qquad
       h_i' = h_i + \mathrm{vn}_{g(i)}'.$$
@@ -247,7 +247,7 @@ def virtual_node_linear_attention(
     feature_map=elu_feature_map,
     eps: float = 1e-6,
 ) -> torch.Tensor:
-    r"""Linear self-attention inside each graph, computed by one virtual-node round (Cai et al., 2023, sec. 3):
+    r"""Linear self-attention inside each graph, computed by one virtual-node round (after Cai et al., 2023):
 
     $$\text{gather: } S_g = \sum_{j \in g} \phi(k_j) v_j^\top,\ z_g = \sum_{j \in g} \phi(k_j);\qquad
       \text{broadcast: } o_i = \frac{\phi(q_i)^\top S_{g(i)}}{\phi(q_i)^\top z_{g(i)} + \varepsilon}.$$
