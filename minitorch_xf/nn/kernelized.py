@@ -32,7 +32,7 @@ from .._validate import (
     check_size,
     check_tensor,
 )
-from .chunkwise import _causal_product
+from .chunkwise import _causal_linear, _causal_product
 from .dispatch import _check_qkv
 from .norms import RMSNorm
 
@@ -62,12 +62,16 @@ def _check_same_batch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal:
         )
 
 
-def _features(q, k, v, causal, feature_map, eps, nonnegative=True):
+def _check_args(q, k, v, causal, feature_map, eps):
     _check_qkv(q, k, v)
     check_flag("causal", causal)
     check_callable("feature_map", feature_map)
     check_number("eps", eps, low=0)
     _check_same_batch(q, k, v, causal)
+
+
+def _features(q, k, v, causal, feature_map, eps, nonnegative=True):
+    _check_args(q, k, v, causal, feature_map, eps)
     fq = _apply_feature_map(feature_map, "q", q, nonnegative)
     fk = _apply_feature_map(feature_map, "k", k, nonnegative)
     if fq.shape[-1] != fk.shape[-1]:
@@ -146,8 +150,14 @@ def linear_attention(
         (..., s, e). Time O(n d e); memory O((n + d) e) without a mask, when causal O(n d e) for the parallel
         form and O(n (C + d e / C)) for the chunkwise one.
     """
+    if causal and form == "chunkwise" and feature_map is elu_feature_map:  # phi, sums and division in one Function
+        _check_args(q, k, v, causal, feature_map, eps)
+        _check_form(form, chunk_size)
+        return _causal_linear(q, k, v, chunk_size, eps, elu=True, normalize=True)
     fq, fk = _features(q, k, v, causal, feature_map, eps)
     _check_form(form, chunk_size)
+    if causal and form == "chunkwise":
+        return _causal_linear(fq, fk, v, chunk_size, eps, normalize=True)
     num = _unnormalized(fq, fk, v, causal, form, chunk_size)  # (..., s, e)
     if causal:
         den = (fq * torch.cumsum(fk, dim=-2)).sum(-1, keepdim=True)  # (..., n, 1)
