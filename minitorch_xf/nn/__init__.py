@@ -19,6 +19,7 @@ from .blocks import MacaronBlock, TransformerBlock, make_norm
 from .chunkwise import causal_linear_chunkwise
 from .dispatch import register_attention_backend
 from .ffn import FeedForward
+from .gps import GPSLayer, GraphNet, VirtualNode
 from .higher_order import (
     OneLayerClassifier,
     TensorAttention,
@@ -44,7 +45,9 @@ __all__ = [
     "Decoder",
     "Encoder",
     "FeedForward",
+    "GPSLayer",
     "GraphAttentionLayer",
+    "GraphNet",
     "GraphTransformerLayer",
     "HypernetworkAttention",
     "HypernetworkTransformer",
@@ -66,6 +69,7 @@ __all__ = [
     "TensorAttention",
     "TransformerBlock",
     "TransformerStack",
+    "VirtualNode",
     "attention_rnn",
     "causal_linear_chunkwise",
     "causal_mask",

@@ -1,6 +1,6 @@
 """Data generators: every task makes its own data from a seed; nothing is downloaded."""
 
-from . import graph_data
+from . import graph_data, long_range_graphs
 from .algorithmic import DigitTask
 from .cot import (
     ArithmeticTask,
@@ -44,6 +44,7 @@ __all__ = [
     "graph_data",
     "interleave",
     "least_squares_predictions",
+    "long_range_graphs",
     "match3_batch",
     "match3_labels",
     "match3_positive_rate",
