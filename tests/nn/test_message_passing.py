@@ -79,6 +79,7 @@ def test_graph_attention_matches_pyg_transformerconv(seed):
     torch.testing.assert_close(ours(x, ei), theirs(x, torch.cat([ei, loops], dim=1)), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.checks("prop-ch15-attention-complete")
 @pytest.mark.parametrize("seed", range(3))
 def test_attention_on_the_complete_graph_is_full_self_attention(seed):
     torch.manual_seed(seed)
@@ -96,6 +97,7 @@ def test_attention_on_the_complete_graph_is_full_self_attention(seed):
     torch.testing.assert_close(ours(x, gd.complete_graph(n, self_loops=True)), want[0], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.checks("prop-ch15-attention-complete")
 @pytest.mark.parametrize("seed", range(3))
 def test_graph_attention_matches_masked_dense_attention(seed):
     torch.manual_seed(seed)
