@@ -152,7 +152,7 @@ def test_virtual_node_matches_a_loop_over_graphs():
         torch.testing.assert_close(h[rows], gr.x[rows] + expect_vn)
 
 
-@pytest.mark.checks("prop-vn-linear-attention")
+@pytest.mark.checks("prop-ch15-vn-linear-attention")
 def test_one_virtual_node_round_is_linear_attention():
     """Cai et al. (2023): the gather/broadcast of one virtual-node round gives linear attention inside each graph."""
     g = torch.Generator().manual_seed(5)
@@ -179,7 +179,7 @@ def test_virtual_node_linear_attention_gradcheck():
     assert torch.autograd.gradcheck(lambda a, b, c: virtual_node_linear_attention(a, b, c, batch), (q, k, v))
 
 
-@pytest.mark.checks("lem-receptive-field")
+@pytest.mark.checks("lem-ch15-receptive-field")
 @pytest.mark.parametrize("kind", ["path", "cycle", "tree"])
 @torch.no_grad()
 def test_mpnn_target_is_blind_beyond_its_layers_and_global_models_are_not(kind):
@@ -250,7 +250,7 @@ def test_sparse_attention_with_every_key_is_softmax_attention():
     torch.testing.assert_close(dropped, torch.zeros(2, 4))
 
 
-@pytest.mark.checks("prop-sparse-attention-error")
+@pytest.mark.checks("prop-ch15-sparse-attention-error")
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), t=st.integers(2, 12), temp=st.floats(0.1, 5.0))
 def test_sparse_attention_error_is_bounded_by_dropped_mass_times_value_diameter(seed, t, temp):
