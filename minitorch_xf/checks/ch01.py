@@ -15,7 +15,8 @@ __all__ = ["check_attention", "check_causal_mask", "check_layer_norm", "check_mu
 
 
 def check_attention(attention, n_cases: int = 4, seed: int | None = None) -> None:
-    """``attention(q, k, v, mask=None)``: q (..., s, d), k (..., t, d), v (..., t, e), mask bool (s, t)."""
+    """``attention(q, k, v, mask=None)``: q (b, s, d), k (b, t, d), v (b, t, e), mask bool (1, s, t) or (b, s, t):
+    one dim per score dim, True = may attend (a function that broadcasts the mask against the scores passes)."""
     c = Checker("attention", seed)
     for i in range(n_cases):
         b, s, t, d, e = (c.randint(1, 3), c.randint(1, 7), c.randint(1, 9), c.randint(2, 16), c.randint(1, 8))
@@ -24,8 +25,10 @@ def check_attention(attention, n_cases: int = 4, seed: int | None = None) -> Non
         c.close(
             f"#{i} no mask, q{tuple(q.shape)} k{tuple(k.shape)} v{tuple(v.shape)}", expected, c.call(attention, q, k, v)
         )
-        mask = torch.rand(s, t, generator=c.generator) < 0.6
-        mask[:, 0] = True  # every query keeps at least one key
+        # one mask dim per score dim, as the package's attention requires (an (s, t) mask is ambiguous against a
+        # (b, t) padding mask when b == s): shared by the batch (1, s, t) or one per sequence (b, s, t)
+        mask = torch.rand(1 if i % 2 == 0 else b, s, t, generator=c.generator) < 0.6
+        mask[..., 0] = True  # every query keeps at least one key
         expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         c.close(f"#{i} random mask {tuple(mask.shape)}", expected, c.call(attention, q, k, v, mask=mask))
     q = 30.0 * c.randn(1, 4, 8)  # large scores: a softmax without max-subtraction overflows

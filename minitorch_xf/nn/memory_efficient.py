@@ -44,49 +44,54 @@ __all__ = [
 ]
 
 
-def _block_scores(qs, k, i0, j0, causal, offset):
-    """Scores of the (already scaled) query block i0 against key block j0, masked: (..., bq, bk).
+_TEMP_ELEMENTS = 1 << 19  # a head group's (G, bq, t) scores hold at most max(this, bq t) numbers (see _groups)
 
-    Only a block that crosses the diagonal is masked: one wholly below it sees every key."""
-    sc = qs @ k.transpose(-2, -1)  # (..., bq, bk)
-    if causal and j0 + k.shape[-2] - 1 > i0 + offset:
-        rows = torch.arange(i0, i0 + qs.shape[-2], device=qs.device)[:, None] + offset  # (bq, 1)
-        cols = torch.arange(j0, j0 + k.shape[-2], device=qs.device)[None, :]  # (1, bk)
-        sc.masked_fill_(cols > rows, float("-inf"))
+
+def _groups(heads: int, bq: int, t: int):
+    """Ranges of G heads covering range(heads), G = max(1, _TEMP_ELEMENTS // (bq t)): the heads whose query blocks
+    are taken together, so that a (G, bq, t) block of scores holds at most max(_TEMP_ELEMENTS, bq t) numbers."""
+    step = max(1, _TEMP_ELEMENTS // max(bq * t, 1))
+    return [slice(i, min(i + step, heads)) for i in range(0, heads, step)]
+
+
+def _masked_scores(qs, k, i0, causal, offset):
+    """Scores (G, bq, t_i) of the (already scaled) query rows [i0, i0 + bq) against the keys they may see,
+    [0, t_i) with t_i = min(t, i0 + bq + offset) when causal (all t keys otherwise); the keys past a row's diagonal
+    (only in the last bq columns) set to -inf. None when no key is visible."""
+    bq, t = qs.shape[-2], k.shape[-2]
+    t_i = min(t, i0 + bq + offset) if causal else t
+    if t_i <= 0:
+        return None
+    sc = qs @ k[:, :t_i].transpose(-2, -1)  # (G, bq, t_i): one product against the whole visible key range
+    j0 = max(0, i0 + offset + 1)  # the first column some row of the block may not see
+    if causal and j0 < t_i:
+        rows = torch.arange(i0, i0 + bq, device=qs.device)[:, None] + offset  # (bq, 1)
+        cols = torch.arange(j0, t_i, device=qs.device)[None, :]  # (1, t_i - j0)
+        sc[..., j0:].masked_fill_(cols > rows, float("-inf"))
     return sc
 
 
-def _skip(causal, i0, bq, j0, offset):
-    """True when the key block starting at j0 lies entirely in the future of the query block [i0, i0 + bq)."""
-    return causal and j0 > i0 + bq - 1 + offset
-
-
 class _MemoryEfficientAttention(torch.autograd.Function):
+    """q (B, s, d), k (B, t, d), v (B, t, e) -> (B, s, e); saves q, k, v, the output and the log-sum-exp."""
+
     @staticmethod
     def forward(ctx, q, k, v, causal, scale, block):
         s, t = q.shape[-2], k.shape[-2]
         offset = t - s  # bottom-right causal alignment, as in scaled_dot_product_attention
         qs = q * scale  # scaled once, not once per block
-        out = q.new_empty((*q.shape[:-1], v.shape[-1]))  # (..., s, e)
-        lse = q.new_empty(q.shape[:-1])  # (..., s)
-        for i0 in range(0, s, block):
-            qi = qs[..., i0 : i0 + block, :]  # (..., bq, d)
-            m = q.new_full(qi.shape[:-1], float("-inf"))  # (..., bq)
-            ell = q.new_zeros(qi.shape[:-1])  # (..., bq)
-            o = q.new_zeros((*qi.shape[:-1], v.shape[-1]))  # (..., bq, e)
-            for j0 in range(0, t, block):
-                if _skip(causal, i0, qi.shape[-2], j0, offset):
-                    break
-                sc = _block_scores(qi, k[..., j0 : j0 + block, :], i0, j0, causal, offset)
-                m_new = torch.maximum(m, sc.amax(-1))
-                m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
-                alpha = torch.exp(m - m_safe)  # (..., bq): rescales the old sums
-                p = sc.sub_(m_safe[..., None]).exp_()  # (..., bq, bk), in the scores' memory
-                ell = alpha * ell + p.sum(-1)
-                o = (p @ v[..., j0 : j0 + block, :]).add_(o * alpha[..., None])
-                m = m_new
-            out[..., i0 : i0 + block, :] = o / torch.where(ell > 0, ell, torch.ones_like(ell))[..., None]
-            lse[..., i0 : i0 + block] = torch.where(ell > 0, m + torch.log(ell), torch.full_like(m, float("-inf")))
+        out = q.new_zeros((*q.shape[:-1], v.shape[-1]))  # (B, s, e): a row that sees no key outputs 0
+        lse = q.new_full(q.shape[:-1], float("-inf"))  # (B, s)
+        for g in _groups(q.shape[0], min(block, s), t):
+            for i0 in range(0, s, block):
+                p = _masked_scores(qs[g, i0 : i0 + block], k[g], i0, causal, offset)  # (G, bq, t_i)
+                if p is None:
+                    continue
+                m = p.amax(-1, keepdim=True)  # (G, bq, 1)
+                m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # a row with no key: every p is 0
+                p.sub_(m).exp_()  # in the scores' memory
+                ell = p.sum(-1, keepdim=True)  # (G, bq, 1)
+                lse[g, i0 : i0 + block] = (m + ell.log()).squeeze(-1)  # -inf where ell = 0
+                torch.bmm(p, v[g, : p.shape[-1]], out=out[g, i0 : i0 + block]).div_(ell.masked_fill_(ell == 0, 1))
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.causal, ctx.scale, ctx.block = causal, scale, block
         return out
@@ -98,24 +103,24 @@ class _MemoryEfficientAttention(torch.autograd.Function):
         s, t = q.shape[-2], k.shape[-2]
         offset = t - s
         qs = q * scale  # dK = dS^T Q scale = dS^T (Q scale)
-        dq, dk, dv = torch.empty_like(q), torch.zeros_like(k), torch.zeros_like(v)
-        big_d = (dout * out).sum(-1)  # (..., s): D_i = dO_i . O_i
-        lse_safe = torch.where(torch.isfinite(lse), lse, torch.full_like(lse, float("inf")))  # masked row: P = 0
-        for i0 in range(0, s, block):
-            qi, doi = qs[..., i0 : i0 + block, :], dout[..., i0 : i0 + block, :]  # (..., bq, d), (..., bq, e)
-            li, di = lse_safe[..., i0 : i0 + block, None], big_d[..., i0 : i0 + block, None]  # (..., bq, 1)
-            dqi = torch.zeros_like(qi)  # (..., bq, d): accumulated here, written once
-            for j0 in range(0, t, block):
-                if _skip(causal, i0, qi.shape[-2], j0, offset):
-                    break
-                kj, vj = k[..., j0 : j0 + block, :], v[..., j0 : j0 + block, :]
-                p = _block_scores(qi, kj, i0, j0, causal, offset).sub_(li).exp_()  # (..., bq, bk): P recomputed
-                dv[..., j0 : j0 + block, :] += p.transpose(-2, -1) @ doi  # (..., bk, e)
-                ds = (doi @ vj.transpose(-2, -1)).sub_(di).mul_(p)  # (..., bq, bk): P (dP - D)
-                dqi += ds @ kj
-                dk[..., j0 : j0 + block, :] += ds.transpose(-2, -1) @ qi
-            dq[..., i0 : i0 + block, :] = dqi * scale
-        return dq, dk, dv, None, None, None
+        dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
+        big_d = (dout * out).sum(-1, keepdim=True)  # (B, s, 1): D_i = dO_i . O_i
+        lse_safe = torch.where(torch.isfinite(lse), lse, torch.full_like(lse, float("inf")))[..., None]  # P = 0
+        for g in _groups(q.shape[0], min(block, s), t):
+            for i0 in range(0, s, block):
+                qi, doi = qs[g, i0 : i0 + block], dout[g, i0 : i0 + block]  # (G, bq, d), (G, bq, e)
+                p = _masked_scores(qi, k[g], i0, causal, offset)  # (G, bq, t_i)
+                if p is None:
+                    continue
+                t_i = p.shape[-1]
+                p.sub_(lse_safe[g, i0 : i0 + block]).exp_()  # P recomputed, in place
+                dv[g, :t_i].baddbmm_(p.transpose(-2, -1), doi)  # dV += P^T dO
+                ds = torch.bmm(doi, v[g, :t_i].transpose(-2, -1))  # (G, bq, t_i): dP = dO V^T
+                ds.sub_(big_d[g, i0 : i0 + block]).mul_(p)  # dS = P (dP - D), in dP's memory
+                del p
+                torch.bmm(ds, k[g, :t_i], out=dq[g, i0 : i0 + block])  # dQ = dS K (scaled below)
+                dk[g, :t_i].baddbmm_(ds.transpose(-2, -1), qi)  # dK += dS^T (Q scale)
+        return dq.mul_(scale), dk, dv, None, None, None
 
 
 def memory_efficient_attention(
@@ -147,10 +152,9 @@ def _memory_efficient(q, k, v, mask, causal: bool, scale: float, block_size: int
     backend of the dispatcher."""
     if batch is None:
         batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    q = q.expand(*batch, *q.shape[-2:])  # broadcast batch dims; autograd sums the gradient back
-    k = k.expand(*batch, *k.shape[-2:])
-    v = v.expand(*batch, *v.shape[-2:])
-    return _MemoryEfficientAttention.apply(q, k, v, causal, scale, block_size)
+    q, k, v = (x.expand(*batch, *x.shape[-2:]).reshape(-1, *x.shape[-2:]) for x in (q, k, v))  # (B, ., .)
+    out = _MemoryEfficientAttention.apply(q, k, v, causal, scale, block_size)  # autograd sums a broadcast back
+    return out.view(*batch, *out.shape[-2:])
 
 
 register_attention_backend("memory_efficient", _memory_efficient, takes_mask=False)
