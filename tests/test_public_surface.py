@@ -33,6 +33,8 @@ EXEMPT: dict[str, str] = {
     "minitorch_xf.report.kernel_seconds": "no argument: this process's CPU and wall time so far",
     "minitorch_xf.theory.att_svm.TrainResult": "a result record that train_attention returns",
     "minitorch_xf.theory.universality.WidthSweep": "a result record that width_sweep returns",
+    "minitorch_xf.tasks.graph_data.shrikhande_graph": "no argument: the one Shrikhande graph",
+    "minitorch_xf.tasks.graph_data.wl_indistinguishable_pairs": "no argument: three fixed pairs of graphs",
 }
 
 

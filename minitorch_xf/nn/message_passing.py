@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._graph import check_edge_index
 from .._validate import check_choice, check_flag, check_like_module, check_number, check_positive, check_tensor
-from ..tasks.graph_data import check_edge_index
 from .ffn import FeedForward
 from .norms import LayerNorm
 

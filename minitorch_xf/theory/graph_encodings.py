@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._graph import _check_batch, check_edge_index, to_dense_adjacency
 from .._validate import check_flag, check_generator, check_number, check_positive, check_tensor
-from ..tasks.graph_data import _check_batch, check_edge_index, to_dense_adjacency
 
 __all__ = [
     "SignInvariantEncoder",
