@@ -1,9 +1,9 @@
 r"""Local + global graph layers (chapter 15): the GPS layer, a virtual node, and attention restricted to a subset of
 keys.
 
-Graphs follow the contract of ``minitorch_xf.tasks.graph_data``: ``x (N, d)``, ``edge_index (2, E)`` int64 with both
-directions of every undirected edge (messages flow ``edge_index[0] -> edge_index[1]``), ``batch (N,)`` sorted graph
-ids ``0..G-1`` (``None``: one graph).
+Graphs follow the contract of ``minitorch_xf.tasks.graph_data`` (checked here without importing it: ``nn`` does not
+import ``tasks``): ``x (N, d)``, ``edge_index (2, E)`` int64 with both directions of every undirected edge (messages
+flow ``edge_index[0] -> edge_index[1]``), ``batch (N,)`` sorted graph ids ``0..G-1`` (``None``: one graph).
 
 Glossary: ``N`` nodes, ``E`` directed edges, ``G`` graphs, ``n`` nodes of the largest graph, ``d`` width,
 ``h`` heads; for the key-subset functions ``s`` queries, ``t`` keys, ``e`` value width.
@@ -36,7 +36,6 @@ from .._validate import (
     check_positive,
     check_tensor,
 )
-from ..tasks.graph_data import check_graph, to_dense_adjacency
 from .attention import MultiHeadAttention, scaled_dot_product_attention
 from .kernelized import elu_feature_map
 from .message_passing import MPNNLayer, scatter_sum
@@ -61,6 +60,51 @@ NORMS = ("batch", "layer", None)
 MIXERS = ("none", "virtual_node", "attention")
 
 
+def _check_batch(batch: torch.Tensor, num_nodes: int) -> int:
+    """``batch`` is a sorted ``(num_nodes,)`` int64 vector taking every value ``0..G-1``; returns ``G``."""
+    check_tensor("batch", batch, ndim=1)
+    if batch.dtype != torch.int64:
+        raise TypeError(f"batch must have dtype torch.int64, got {batch.dtype}")
+    if batch.shape[0] != num_nodes:
+        raise ValueError(f"batch has {batch.shape[0]} entries but there are {num_nodes} nodes")
+    steps = batch[1:] - batch[:-1]
+    if num_nodes == 0 or int(batch[0]) != 0 or ((steps != 0) & (steps != 1)).any():
+        raise ValueError(f"batch must be sorted graph ids 0, ..., G-1 with none skipped, got {batch.tolist()[:20]}")
+    return int(batch[-1]) + 1
+
+
+def _check_graph(x: torch.Tensor, edge_index: torch.Tensor | None, batch: torch.Tensor | None) -> None:
+    """The graph contract, as far as this module relies on it: ``x (N, d)`` float with ``N >= 1``; ``edge_index``
+    a ``(2, E)`` int64 tensor of node ids in ``[0, N)``; ``batch`` sorted graph ids with no edge between two graphs.
+    (The local module checks the rest of the contract: no repeated edge, both directions, no self-loop.)"""
+    check_tensor("x", x, ndim=2, floating=True)
+    if x.shape[0] == 0:
+        raise ValueError(f"x has no nodes (shape {tuple(x.shape)}): a graph needs at least one node")
+    if edge_index is not None:
+        check_tensor("edge_index", edge_index, ndim=2)
+        if edge_index.dtype != torch.int64:
+            raise TypeError(f"edge_index must have dtype torch.int64, got {edge_index.dtype}")
+        if edge_index.shape[0] != 2:
+            raise ValueError(f"edge_index must have shape (2, E), got shape {tuple(edge_index.shape)}")
+        if edge_index.device != x.device:
+            raise ValueError(f"tensors are on different devices: x on {x.device}, edge_index on {edge_index.device}")
+        bad = ((edge_index < 0) | (edge_index >= x.shape[0])).any(dim=0).nonzero()
+        if len(bad):
+            k = int(bad[0])
+            u, v = edge_index[:, k].tolist()
+            raise ValueError(f"edge_index[:, {k}] = ({u}, {v}) points to an unknown node: ids must be in [0, {len(x)})")
+    if batch is not None:
+        _check_batch(batch, x.shape[0])
+        if edge_index is not None and edge_index.shape[1]:
+            cross = (batch[edge_index[0]] != batch[edge_index[1]]).nonzero()
+            if len(cross):
+                k = int(cross[0])
+                u, v = edge_index[:, k].tolist()
+                raise ValueError(
+                    f"edge_index[:, {k}] = ({u}, {v}) joins graph {int(batch[u])} to graph {int(batch[v])}"
+                )
+
+
 def _graph_ids(x: torch.Tensor, batch: torch.Tensor | None) -> tuple[torch.Tensor, int]:
     """``batch`` or all zeros, and the number of graphs ``G``."""
     if batch is None:
@@ -73,7 +117,7 @@ def dense_batch(x: torch.Tensor, batch: torch.Tensor | None = None) -> tuple[tor
     ``out[mask]`` gives back ``x``."""
     check_tensor("x", x, min_ndim=1)
     if batch is not None:
-        check_graph(x.reshape(x.shape[0], -1).float(), torch.zeros(2, 0, dtype=torch.int64, device=x.device), batch)
+        _check_batch(batch, x.shape[0])
     ids, g = _graph_ids(x, batch)
     counts = torch.bincount(ids, minlength=g)  # (G,)
     n = int(counts.max())
@@ -146,7 +190,7 @@ class GPSLayer(nn.Module):
         return out[mask]  # (N, d)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
-        check_graph(x, edge_index, batch)
+        _check_graph(x, edge_index, batch)
         if x.shape[1] != self.d_model:
             raise ValueError(f"x has feature width {x.shape[1]} but the GPSLayer expects d_model={self.d_model}")
         check_like_module("x", x, self)
@@ -181,7 +225,7 @@ class VirtualNode(nn.Module):
         check_tensor("vn", vn, ndim=2, floating=True)
         ids, g = _graph_ids(h, batch)
         if batch is not None:
-            check_graph(h, torch.zeros(2, 0, dtype=torch.int64, device=h.device), batch)
+            _check_batch(batch, h.shape[0])
         if h.shape[1] != self.d_model or vn.shape != (g, self.d_model):
             raise ValueError(
                 f"h {tuple(h.shape)} and vn {tuple(vn.shape)} must be (N, {self.d_model}) and ({g}, {self.d_model})"
@@ -225,7 +269,7 @@ class GraphNet(nn.Module):
         self.readout = nn.Linear(d_model, n_out)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
-        check_graph(x, edge_index, batch)
+        _check_graph(x, edge_index, batch)
         if x.shape[1] != self.d_in:
             raise ValueError(f"x has feature width {x.shape[1]} but the GraphNet expects d_in={self.d_in}")
         check_like_module("x", x, self)
@@ -264,7 +308,7 @@ def virtual_node_linear_attention(
         raise TypeError(f"feature_map must be callable, got {type(feature_map).__name__}")
     check_number("eps", eps, low=0)
     if batch is not None:
-        check_graph(q, torch.zeros(2, 0, dtype=torch.int64, device=q.device), batch)
+        _check_batch(batch, q.shape[0])
     ids, g = _graph_ids(q, batch)
     fq, fk = feature_map(q), feature_map(k)  # (N, f)
     if (fq < 0).any() or (fk < 0).any():
@@ -301,9 +345,10 @@ def hop_key_mask(edge_index: torch.Tensor, num_nodes: int, hops: int) -> torch.T
     """Keep the keys within ``hops`` hops of each query: ``(num_nodes, num_nodes)`` bool, ``[i, j]`` true when
     ``dist(i, j) <= hops`` (``hops=0``: each node only itself). Computed by ``hops`` products with ``A + I``."""
     check_positive("num_nodes", num_nodes)
-    check_graph(torch.zeros(num_nodes, 1, device=edge_index.device), edge_index)
+    _check_graph(torch.zeros(num_nodes, 1, device=edge_index.device), edge_index, None)
     check_positive("hops", hops, allow_zero=True)
-    step = to_dense_adjacency(edge_index, num_nodes) + torch.eye(num_nodes, device=edge_index.device)  # A + I
+    step = torch.eye(num_nodes, device=edge_index.device)  # A + I, rows = targets
+    step[edge_index[1], edge_index[0]] = 1.0
     reach = torch.eye(num_nodes, device=edge_index.device)
     for _ in range(hops):
         reach = ((step @ reach) > 0).float()
