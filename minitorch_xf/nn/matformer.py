@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_like_module, check_positive, check_tensor
+from .._validate import check_choice, check_flag, check_like_module, check_positive, check_tensor
 from .ffn import FeedForward
 
 __all__ = ["MatFormerFFN", "extract", "matformer_loss", "matformerize", "set_widths"]
@@ -64,6 +64,7 @@ class MatFormerFFN(nn.Module):
         self.w1 = nn.Linear(d_model, d_ff)
         self.w2 = nn.Linear(d_ff, d_model)
         self._width = d_ff
+        self._groups: tuple[int, ...] | None = None  # set by matformer_loss(fused=True) for one pass
 
     @property
     def width(self) -> int:
@@ -82,10 +83,25 @@ class MatFormerFFN(nn.Module):
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x has shape {tuple(x.shape)}; its last dim must be d_model={self.d_model}")
         check_like_module("x", x, self)
+        if self._groups is not None:
+            return self._grouped(x)
         k = self._width
         h = nn.functional.linear(x, self.w1.weight[:k], self.w1.bias[:k])  # (..., k)
         h = torch.relu(h) if self.activation == "relu" else nn.functional.gelu(h)
         return nn.functional.linear(h, self.w2.weight[:, :k], self.w2.bias)  # (..., m)
+
+    def _grouped(self, x: torch.Tensor) -> torch.Tensor:
+        """The batch (first dim) split into len(groups) equal parts, part i through the first groups[i] units: all the
+        widths of the joint loss in one pass (a masked unit adds nothing and gets no gradient, as if sliced off)."""
+        groups = self._groups
+        if x.dim() < 2 or x.shape[0] % len(groups):
+            raise ValueError(f"x has shape {tuple(x.shape)}: its first dim must split into {len(groups)} equal groups")
+        h = nn.functional.linear(x, self.w1.weight, self.w1.bias)  # (B, ..., f)
+        h = torch.relu(h) if self.activation == "relu" else nn.functional.gelu(h)
+        units = torch.arange(self.d_ff, device=x.device)
+        keep = units < torch.tensor(groups, device=x.device)[:, None]  # (G, f)
+        h = h.view(len(groups), -1, *h.shape[1:]) * keep.view(len(groups), 1, *[1] * (h.dim() - 2), -1).to(h.dtype)
+        return nn.functional.linear(h.flatten(0, 1), self.w2.weight, self.w2.bias)  # (B, ..., m)
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, d_ff={self.d_ff}, granularities={list(self.granularities)}, width={self.width}"
@@ -165,21 +181,40 @@ def extract(model: nn.Module, widths) -> nn.Module:
     return sub
 
 
-def matformer_loss(model: nn.Module, batch, widths: Sequence, loss_fn) -> torch.Tensor:
+def matformer_loss(model: nn.Module, batch, widths: Sequence, loss_fn, fused: bool = False) -> torch.Tensor:
     r"""The joint MatFormer objective $\sum_i \mathcal L(M_{w_i})$: ``loss_fn(model, batch)`` summed over the width
-    settings in ``widths`` (each an int or a per-layer list), the model left at its full width afterwards."""
+    settings in ``widths`` (each an int or a per-layer list), the model left at its full width afterwards.
+
+    ``fused=True`` computes the same sum in one forward pass: ``batch`` (a tensor or a tuple of tensors, batch first)
+    is repeated once per setting, each copy goes through its own widths (masked units, see ``MatFormerFFN``), and
+    the loss of the whole is multiplied by the number of settings. That equals the sum when ``loss_fn`` is a mean
+    over equally weighted examples (cross-entropy with the same targets in every copy); a test checks it.
+    """
     ffns = _nested(model)
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) == 0:
         raise TypeError(f"widths must be a non-empty list of width settings, got {widths!r}")
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    check_flag("fused", fused)
     total = None
     try:
-        for w in widths:
-            set_widths(model, w)
+        settings = [set_widths(model, w) for w in widths]  # validates every setting first
+        if fused:
+            for layer, ffn in enumerate(ffns):
+                ffn._width = ffn.d_ff
+                ffn._groups = tuple(s[layer] for s in settings)
+            parts = batch if isinstance(batch, (tuple, list)) else (batch,)
+            if not all(isinstance(p, torch.Tensor) for p in parts):
+                raise TypeError("fused=True needs a batch of tensors (or one tensor), batch dimension first")
+            repeated = [p.repeat(len(settings), *[1] * (p.dim() - 1)) for p in parts]
+            return loss_fn(model, type(batch)(repeated) if isinstance(batch, (tuple, list)) else repeated[0]) * len(
+                settings
+            )
+        for s in settings:
+            set_widths(model, s)
             loss = loss_fn(model, batch)
             total = loss if total is None else total + loss
     finally:
         for f in ffns:
-            f.width = f.d_ff
+            f._width, f._groups = f.d_ff, None
     return total

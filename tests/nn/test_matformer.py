@@ -34,7 +34,7 @@ def test_each_width_is_torchs_ffn_with_the_prefix_weights(k, activation):
     torch.testing.assert_close(ffn(x), ref(x))
 
 
-@pytest.mark.checks("lem-nested-difference")
+@pytest.mark.checks("lem-ch14-nested-difference")
 def test_the_difference_of_two_widths_is_the_extra_units():
     """T_k'(x) - T_k(x) = sum over the units k <= j < k' of relu(a_j) w2_j (lemma of section 14.5), and its norm is
     at most sum_j |relu(a_j)| ||w2_j||."""
@@ -123,3 +123,21 @@ def test_joint_loss_is_the_sum_over_extracted_models():
 
 def test_default_granularities_are_eighth_quarter_half_full():
     assert MatFormerFFN(4, 64).granularities == (8, 16, 32, 64)
+
+
+def test_fused_joint_loss_equals_the_sum_and_its_gradients():
+    torch.manual_seed(1)
+    model = matformerize(
+        Decoder(9, d_model=8, n_heads=2, n_layers=3, d_ff=16, max_len=7, activation="relu").double(), [2, 4, 8, 16]
+    )
+    x = torch.randint(0, 9, (4, 7), generator=torch.Generator().manual_seed(2))
+    y = torch.randint(0, 9, (4, 7), generator=torch.Generator().manual_seed(3))
+    y[:, 0] = -100
+    settings = [2, [4, 8, 16], 16, 8]
+    params = list(model.parameters())
+    slow = matformer_loss(model, (x, y), settings, cross_entropy_loss)
+    fast = matformer_loss(model, (x, y), settings, cross_entropy_loss, fused=True)
+    torch.testing.assert_close(fast, slow)
+    for g_fast, g_slow in zip(torch.autograd.grad(fast, params), torch.autograd.grad(slow, params), strict=True):
+        torch.testing.assert_close(g_fast, g_slow)
+    assert all(b.ffn._groups is None and b.ffn.width == 16 for b in model.blocks)

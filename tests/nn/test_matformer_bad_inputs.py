@@ -54,6 +54,15 @@ BAD = [
     Bad("extract plain", lambda: extract(_decoder(), 16), TypeError, r"call matformerize"),
     Bad("loss empty", lambda: matformer_loss(MAT, (X, X), [], cross_entropy_loss), TypeError, r"non-empty list"),
     Bad("loss fn", lambda: matformer_loss(MAT, (X, X), [4], None), TypeError, r"loss_fn must be callable"),
+    Bad(
+        "loss fused str", lambda: matformer_loss(MAT, (X, X), [4], cross_entropy_loss, fused="yes"), TypeError, r"fused"
+    ),
+    Bad(
+        "loss fused list batch",
+        lambda: matformer_loss(MAT, [X, 1], [4], cross_entropy_loss, fused=True),
+        TypeError,
+        r"batch of tensors",
+    ),
     Bad("loss width", lambda: matformer_loss(MAT, (X, X), [3], cross_entropy_loss), ValueError, r"width=3"),
 ]
 

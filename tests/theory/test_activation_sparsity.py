@@ -63,7 +63,7 @@ def test_nonzero_fraction_counts_relu_nonzeros():
     torch.testing.assert_close(nonzero_fraction(pre), want)
 
 
-@pytest.mark.checks("prop-relu-half")
+@pytest.mark.checks("prop-ch14-relu-half")
 def test_density_at_initialisation_is_one_half():
     """Symmetric weights and biases give symmetric pre-activations: E rho = 1/2 (the proposition of section 14.4).
     4 layers x 2048 units x 60 tokens: the average has standard deviation well below 0.01 for independent
