@@ -47,20 +47,32 @@ QUADRATIC = ("reference", "linear_parallel")  # O(n^2) scores or O(n d e) prefix
 SOFTMAX = ("sdpa", "reference", "memory_efficient")  # the same function: checked to agree
 
 
-def timings(fn, repeats: int) -> dict:
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
+def timings(fn, repeats: int, cheap_s: float, first: tuple[float, float] | None = None) -> dict:
+    """Wall and CPU time of ``fn()``: ``repeats`` runs, or only ``first`` (an earlier run's (wall, cpu), e.g. the
+    warm-up) when that run took longer than ``cheap_s`` seconds of wall time (the largest n: one run each)."""
+    if first is not None and first[0] > cheap_s:
+        wall, cpu = [first[0]], [first[1]]
+    else:
+        wall, cpu = [], []
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     return {
         "median_s": statistics.median(wall),
         "min_s": min(wall),
         "max_s": max(wall),
         "cpu_median_s": statistics.median(cpu),
-        "runs": repeats,
+        "runs": len(wall),
     }
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall, cpu) seconds of one call of ``fn()``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def skip_reason(name: str, n: int, args) -> str | None:
@@ -94,6 +106,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--causal", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cheap-s", type=float, default=4.0, help="a warm-up longer than this (wall s) is the only timed run"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
     parser.add_argument("--max-n-quadratic", type=int, default=2048)
@@ -124,6 +139,8 @@ def main(argv=None) -> dict:
         }
         record = {
             "benchmark": "cpu_attention",
+            "repeats": args.repeats,
+            "cheap_s": args.cheap_s,
             "device": "cpu",
             "device_name": device_name(torch.device("cpu")),
             "cpu_count": os.cpu_count(),
@@ -169,11 +186,15 @@ def main(argv=None) -> dict:
                 rows.append({**row, "skipped": reason})
                 continue
             with torch.no_grad():
+                t0, c0 = time.perf_counter(), time.process_time()
                 out = fn(q, k, v, args.causal)  # warm-up and agreement
+                first = time.perf_counter() - t0, time.process_time() - c0
                 if name in SOFTMAX:
                     row["max_abs_diff_vs_sdpa"] = (out - sdpa_out).abs().max().item()
                 del out
-                row["forward"] = timings(lambda fn=fn, x=(q, k, v): fn(*x, args.causal), args.repeats)
+                row["forward"] = timings(
+                    lambda fn=fn, x=(q, k, v): fn(*x, args.causal), args.repeats, args.cheap_s, first
+                )
             leaves = [x.clone().requires_grad_() for x in (q, k, v)]
 
             def fwd_bwd(fn=fn, leaves=leaves):
@@ -181,9 +202,21 @@ def main(argv=None) -> dict:
                 for x in leaves:
                     x.grad = None
 
-            fwd_bwd()
-            row["forward_backward"] = timings(fwd_bwd, args.repeats)
-            row["peak_fwd_bwd_bytes"] = peak_memory(fwd_bwd)[1]
+            expensive = row["forward"]["runs"] == 1 and args.repeats > 1  # the largest n: one run of each
+            if expensive:  # this run is timed and its peak memory read: fwd+bwd runs once
+                first_bwd, peak = None, None
+
+                def fwd_bwd_timed():
+                    nonlocal first_bwd
+                    first_bwd = timed(fwd_bwd)
+
+                peak = peak_memory(fwd_bwd_timed)[1]
+                row["forward_backward"] = timings(fwd_bwd, 1, 0.0, first_bwd)
+                row["peak_fwd_bwd_bytes"] = peak
+            else:
+                first_bwd = timed(fwd_bwd)  # warm-up
+                row["forward_backward"] = timings(fwd_bwd, args.repeats, args.cheap_s, first_bwd)
+                row["peak_fwd_bwd_bytes"] = peak_memory(fwd_bwd)[1]
             rows.append(row)
         measured = {r["path"]: r for r in rows if r["n"] == n and "forward" in r}
         if "sdpa" in measured:

@@ -163,3 +163,20 @@ def test_blockwise_forward_under_plain_autograd_keeps_quadratic_bytes():
         growth[causal] = math.log(kept[1024][0] / kept[256][0], 4)  # exponent of n
     assert 0.8 <= ratios[False] <= 1.2 and 0.4 <= ratios[True] <= 0.7, ratios
     assert all(1.7 <= g <= 2.05 for g in growth.values()), growth  # bytes grow as n^2
+
+
+@pytest.mark.parametrize("elements", [1, 40, 1 << 19])
+@pytest.mark.parametrize(("s", "t"), [(13, 13), (6, 19), (19, 6)])
+def test_head_groups_give_the_same_values_and_gradients(elements, s, t, monkeypatch):
+    """Query blocks of several heads are taken together when their scores fit in ``_TEMP_ELEMENTS`` numbers: one
+    head at a time, uneven groups and all heads at once agree with naive attention (causal, also with more queries
+    than keys, where the first queries see no key)."""
+    from minitorch_xf.nn import memory_efficient
+
+    monkeypatch.setattr(memory_efficient, "_TEMP_ELEMENTS", elements)
+    q, k, v = _qkv(s, t, seed=3 * s + t)
+    dout = torch.randn(*q.shape[:-1], v.shape[-1], generator=torch.Generator().manual_seed(2), dtype=q.dtype)
+    ours = _grads(lambda a, b, c: memory_efficient_attention(a, b, c, causal=True, block_size=4), q, k, v, dout)
+    naive = _grads(lambda a, b, c: scaled_dot_product_attention(a, b, c, causal=True), q, k, v, dout)
+    for x, y in zip(ours, naive, strict=True):
+        torch.testing.assert_close(x, y)
