@@ -9,8 +9,11 @@ $L_i = m_i + \log \ell_i$ of each row. Backward (FlashAttention, alg. 2): recomp
 $P_{ij} = e^{S_{ij} - L_i}$ from q, k and L, and with $D_i = \sum_c dO_{ic} O_{ic}$
 $$ dV = P^\top dO,\qquad dP = dO\,V^\top,\qquad dS = P \odot (dP - D),\qquad dQ = dS\,K\cdot\mathrm{scale},\qquad
    dK = dS^\top Q\cdot\mathrm{scale}. $$
-Saved for backward: q, k, v, the output and L -- O((s + t)(d + e)) per head -- never an (s, t) matrix. The working
-memory is one (bq, bk) block. Plain autograd through the same loops would save every block: O(s t) again.
+Saved for backward: q, k, v, the output and L -- O((s + t)(d + e)) per head -- never an (s, t) matrix. Both passes
+take a block of bq query rows against the whole key range it may see ([0, i0 + bq + t - s) when causal) as one
+product, for a group of heads at once while the block fits in ``_TEMP_ELEMENTS`` numbers: few, large products, the
+softmax in place. The working memory is two such blocks (P and dS), at most 2 max(_TEMP_ELEMENTS, bq t) numbers:
+linear in t. Plain autograd through the same loops would save every block: O(s t) again.
 
 Registered with the dispatcher (:mod:`~minitorch_xf.nn.dispatch`) as ``"memory_efficient"``. Also:
 :func:`set_attention_backend`, which sets the backend of every attention layer of a model;
@@ -131,13 +134,13 @@ def memory_efficient_attention(
     scale: float | None = None,
     block_size: int = 128,
 ) -> torch.Tensor:
-    r"""$\mathrm{softmax}(QK^\top\cdot\mathrm{scale})V$ in O((s + t)(d + e) + bq\,bk) memory, forward and backward.
+    r"""$\mathrm{softmax}(QK^\top\cdot\mathrm{scale})V$ in O((s + t)(d + e) + bq\,t) memory, forward and backward.
 
     Args:
         q: (..., s, d), k: (..., t, d), v: (..., t, e); batch dims broadcast as in
             :func:`~minitorch_xf.nn.attention.scaled_dot_product_attention`.
         causal: bottom-right aligned, as there (the same as torch's ``is_causal`` when s == t).
-        scale: a finite number > 0, default $1/\sqrt d$.  block_size: rows and columns of one block.
+        scale: a finite number > 0, default $1/\sqrt d$.  block_size: bq, the query rows of one block (taken against every key they may see).
     Returns:
         (..., s, e); a query that sees no key outputs 0.
     """
