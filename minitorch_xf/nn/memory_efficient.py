@@ -140,7 +140,8 @@ def memory_efficient_attention(
         q: (..., s, d), k: (..., t, d), v: (..., t, e); batch dims broadcast as in
             :func:`~minitorch_xf.nn.attention.scaled_dot_product_attention`.
         causal: bottom-right aligned, as there (the same as torch's ``is_causal`` when s == t).
-        scale: a finite number > 0, default $1/\sqrt d$.  block_size: bq, the query rows of one block (taken against every key they may see).
+        scale: a finite number > 0, default $1/\sqrt d$.
+        block_size: bq, the query rows of one block (taken against every key they may see).
     Returns:
         (..., s, e); a query that sees no key outputs 0.
     """
