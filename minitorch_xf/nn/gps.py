@@ -1,9 +1,9 @@
 r"""Local + global graph layers (chapter 15): the GPS layer, a virtual node, and attention restricted to a subset of
 keys.
 
-Graphs follow the contract of ``minitorch_xf.tasks.graph_data`` (checked here without importing it: ``nn`` does not
-import ``tasks``): ``x (N, d)``, ``edge_index (2, E)`` int64 with both directions of every undirected edge (messages
-flow ``edge_index[0] -> edge_index[1]``), ``batch (N,)`` sorted graph ids ``0..G-1`` (``None``: one graph).
+Graphs follow the contract of ``minitorch_xf.tasks.graph_data`` (checked by ``minitorch_xf._graph``):
+``x (N, d)``, ``edge_index (2, E)`` int64 with both directions of every undirected edge (messages flow
+``edge_index[0] -> edge_index[1]``), ``batch (N,)`` sorted graph ids ``0..G-1`` (``None``: one graph).
 
 Glossary: ``N`` nodes, ``E`` directed edges, ``G`` graphs, ``n`` nodes of the largest graph, ``d`` width,
 ``h`` heads; for the key-subset functions ``s`` queries, ``t`` keys, ``e`` value width.
@@ -27,6 +27,7 @@ import math
 import torch
 from torch import nn
 
+from .._graph import check_graph, to_dense_adjacency
 from .._validate import (
     check_choice,
     check_flag,
@@ -60,49 +61,9 @@ NORMS = ("batch", "layer", None)
 MIXERS = ("none", "virtual_node", "attention")
 
 
-def _check_batch(batch: torch.Tensor, num_nodes: int) -> int:
-    """``batch`` is a sorted ``(num_nodes,)`` int64 vector taking every value ``0..G-1``; returns ``G``."""
-    check_tensor("batch", batch, ndim=1)
-    if batch.dtype != torch.int64:
-        raise TypeError(f"batch must have dtype torch.int64, got {batch.dtype}")
-    if batch.shape[0] != num_nodes:
-        raise ValueError(f"batch has {batch.shape[0]} entries but there are {num_nodes} nodes")
-    steps = batch[1:] - batch[:-1]
-    if num_nodes == 0 or int(batch[0]) != 0 or ((steps != 0) & (steps != 1)).any():
-        raise ValueError(f"batch must be sorted graph ids 0, ..., G-1 with none skipped, got {batch.tolist()[:20]}")
-    return int(batch[-1]) + 1
-
-
-def _check_graph(x: torch.Tensor, edge_index: torch.Tensor | None, batch: torch.Tensor | None) -> None:
-    """The graph contract, as far as this module relies on it: ``x (N, d)`` float with ``N >= 1``; ``edge_index``
-    a ``(2, E)`` int64 tensor of node ids in ``[0, N)``; ``batch`` sorted graph ids with no edge between two graphs.
-    (The local module checks the rest of the contract: no repeated edge, both directions, no self-loop.)"""
-    check_tensor("x", x, ndim=2, floating=True)
-    if x.shape[0] == 0:
-        raise ValueError(f"x has no nodes (shape {tuple(x.shape)}): a graph needs at least one node")
-    if edge_index is not None:
-        check_tensor("edge_index", edge_index, ndim=2)
-        if edge_index.dtype != torch.int64:
-            raise TypeError(f"edge_index must have dtype torch.int64, got {edge_index.dtype}")
-        if edge_index.shape[0] != 2:
-            raise ValueError(f"edge_index must have shape (2, E), got shape {tuple(edge_index.shape)}")
-        if edge_index.device != x.device:
-            raise ValueError(f"tensors are on different devices: x on {x.device}, edge_index on {edge_index.device}")
-        bad = ((edge_index < 0) | (edge_index >= x.shape[0])).any(dim=0).nonzero()
-        if len(bad):
-            k = int(bad[0])
-            u, v = edge_index[:, k].tolist()
-            raise ValueError(f"edge_index[:, {k}] = ({u}, {v}) points to an unknown node: ids must be in [0, {len(x)})")
-    if batch is not None:
-        _check_batch(batch, x.shape[0])
-        if edge_index is not None and edge_index.shape[1]:
-            cross = (batch[edge_index[0]] != batch[edge_index[1]]).nonzero()
-            if len(cross):
-                k = int(cross[0])
-                u, v = edge_index[:, k].tolist()
-                raise ValueError(
-                    f"edge_index[:, {k}] = ({u}, {v}) joins graph {int(batch[u])} to graph {int(batch[v])}"
-                )
+def _check_batch(batch: torch.Tensor, num_nodes: int, device: torch.device) -> None:
+    """``batch`` is a sorted ``(num_nodes,)`` int64 vector of graph ids ``0..G-1`` (the graph contract's check)."""
+    check_graph(torch.zeros(num_nodes, 1, device=device), torch.zeros(2, 0, dtype=torch.int64, device=device), batch)
 
 
 def _graph_ids(x: torch.Tensor, batch: torch.Tensor | None) -> tuple[torch.Tensor, int]:
@@ -117,7 +78,7 @@ def dense_batch(x: torch.Tensor, batch: torch.Tensor | None = None) -> tuple[tor
     ``out[mask]`` gives back ``x``."""
     check_tensor("x", x, min_ndim=1)
     if batch is not None:
-        _check_batch(batch, x.shape[0])
+        _check_batch(batch, x.shape[0], x.device)
     ids, g = _graph_ids(x, batch)
     counts = torch.bincount(ids, minlength=g)  # (G,)
     n = int(counts.max())
@@ -190,7 +151,7 @@ class GPSLayer(nn.Module):
         return out[mask]  # (N, d)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
-        _check_graph(x, edge_index, batch)
+        check_graph(x, edge_index, batch)
         if x.shape[1] != self.d_model:
             raise ValueError(f"x has feature width {x.shape[1]} but the GPSLayer expects d_model={self.d_model}")
         check_like_module("x", x, self)
@@ -225,7 +186,7 @@ class VirtualNode(nn.Module):
         check_tensor("vn", vn, ndim=2, floating=True)
         ids, g = _graph_ids(h, batch)
         if batch is not None:
-            _check_batch(batch, h.shape[0])
+            _check_batch(batch, h.shape[0], h.device)
         if h.shape[1] != self.d_model or vn.shape != (g, self.d_model):
             raise ValueError(
                 f"h {tuple(h.shape)} and vn {tuple(vn.shape)} must be (N, {self.d_model}) and ({g}, {self.d_model})"
@@ -269,7 +230,7 @@ class GraphNet(nn.Module):
         self.readout = nn.Linear(d_model, n_out)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
-        _check_graph(x, edge_index, batch)
+        check_graph(x, edge_index, batch)
         if x.shape[1] != self.d_in:
             raise ValueError(f"x has feature width {x.shape[1]} but the GraphNet expects d_in={self.d_in}")
         check_like_module("x", x, self)
@@ -308,7 +269,7 @@ def virtual_node_linear_attention(
         raise TypeError(f"feature_map must be callable, got {type(feature_map).__name__}")
     check_number("eps", eps, low=0)
     if batch is not None:
-        _check_batch(batch, q.shape[0])
+        _check_batch(batch, q.shape[0], q.device)
     ids, g = _graph_ids(q, batch)
     fq, fk = feature_map(q), feature_map(k)  # (N, f)
     if (fq < 0).any() or (fk < 0).any():
@@ -345,10 +306,9 @@ def hop_key_mask(edge_index: torch.Tensor, num_nodes: int, hops: int) -> torch.T
     """Keep the keys within ``hops`` hops of each query: ``(num_nodes, num_nodes)`` bool, ``[i, j]`` true when
     ``dist(i, j) <= hops`` (``hops=0``: each node only itself). Computed by ``hops`` products with ``A + I``."""
     check_positive("num_nodes", num_nodes)
-    _check_graph(torch.zeros(num_nodes, 1, device=edge_index.device), edge_index, None)
+    check_graph(torch.zeros(num_nodes, 1, device=edge_index.device), edge_index)
     check_positive("hops", hops, allow_zero=True)
-    step = torch.eye(num_nodes, device=edge_index.device)  # A + I, rows = targets
-    step[edge_index[1], edge_index[0]] = 1.0
+    step = to_dense_adjacency(edge_index, num_nodes) + torch.eye(num_nodes, device=edge_index.device)  # A + I
     reach = torch.eye(num_nodes, device=edge_index.device)
     for _ in range(hops):
         reach = ((step @ reach) > 0).float()
