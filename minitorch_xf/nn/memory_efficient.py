@@ -81,12 +81,12 @@ class _MemoryEfficientAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, causal, scale, block):
         s, t = q.shape[-2], k.shape[-2]
         offset = t - s  # bottom-right causal alignment, as in scaled_dot_product_attention
-        qs = q * scale  # scaled once, not once per block
         out = q.new_zeros((*q.shape[:-1], v.shape[-1]))  # (B, s, e): a row that sees no key outputs 0
         lse = q.new_full(q.shape[:-1], float("-inf"))  # (B, s)
         for g in _groups(q.shape[0], min(block, s), t):
             for i0 in range(0, s, block):
-                p = _masked_scores(qs[g, i0 : i0 + block], k[g], i0, causal, offset)  # (G, bq, t_i)
+                qi = q[g, i0 : i0 + block] * scale  # (G, bq, d): scaled per block, no scaled copy of q
+                p = _masked_scores(qi, k[g], i0, causal, offset)  # (G, bq, t_i)
                 if p is None:
                     continue
                 m = p.amax(-1, keepdim=True)  # (G, bq, 1)
@@ -105,13 +105,13 @@ class _MemoryEfficientAttention(torch.autograd.Function):
         causal, scale, block = ctx.causal, ctx.scale, ctx.block
         s, t = q.shape[-2], k.shape[-2]
         offset = t - s
-        qs = q * scale  # dK = dS^T Q scale = dS^T (Q scale)
         dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
         big_d = (dout * out).sum(-1, keepdim=True)  # (B, s, 1): D_i = dO_i . O_i
         lse_safe = torch.where(torch.isfinite(lse), lse, torch.full_like(lse, float("inf")))[..., None]  # P = 0
         for g in _groups(q.shape[0], min(block, s), t):
             for i0 in range(0, s, block):
-                qi, doi = qs[g, i0 : i0 + block], dout[g, i0 : i0 + block]  # (G, bq, d), (G, bq, e)
+                qi = q[g, i0 : i0 + block] * scale  # (G, bq, d); dK = dS^T Q scale = dS^T (Q scale)
+                doi = dout[g, i0 : i0 + block]  # (G, bq, e)
                 p = _masked_scores(qi, k[g], i0, causal, offset)  # (G, bq, t_i)
                 if p is None:
                     continue
