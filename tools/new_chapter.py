@@ -369,12 +369,17 @@ def solution_cells(nn: int, slug: str, title: str) -> list:
 def register_module(root: Path, module: str) -> None:
     init = root / "minitorch_xf" / "theory" / "__init__.py"
     text = init.read_text(encoding="utf-8")
-    m = re.search(r"^from \. import (.+)$", text, re.M)
-    names = sorted({*(n.strip() for n in m.group(1).split(",")), module})
-    text = text.replace(m.group(0), f"from . import {', '.join(names)}")
-    text = re.sub(
-        r"^__all__ = \[.*\]$", f"__all__ = [{', '.join(repr(n) for n in names)}]".replace("'", '"'), text, flags=re.M
-    )
+    # one line (`from . import a, b`) or ruff's parenthesised form, one name per line: both are read, and both
+    # lists are written back one name per line with a trailing comma (what ruff format keeps as it is)
+    m = re.search(r"^from \. import (?:\(([^)]*)\)|(.+))$", text, re.M)
+    if m is None:
+        raise SystemExit(f"{init}: no 'from . import ...' line to add {module!r} to")
+    listed = m.group(1) if m.group(1) is not None else m.group(2)
+    names = sorted({*(n.strip() for n in listed.split(",") if n.strip()), module})
+    lines = "".join(f"    {n},\n" for n in names)
+    text = text.replace(m.group(0), f"from . import (\n{lines})")
+    quoted = "".join(f'    "{n}",\n' for n in names)
+    text = re.sub(r"^__all__ = \[[^\]]*\]$", lambda _: f"__all__ = [\n{quoted}]", text, flags=re.M)
     init.write_text(text, encoding="utf-8")
 
 
