@@ -79,7 +79,10 @@ TRAINED = (
 
 
 # Trained notebooks without a long record yet, each with the reason; an entry must go once its record is committed.
-NO_LONG_RECORD_YET: dict[str, str] = {}
+NO_LONG_RECORD_YET: dict[str, str] = {
+    "ch14-width-depth": "its long run (5 seeds, one-layer widths 8 and 64, 1500 steps) passed 10 min of CPU on "
+    "the busy 2-core machine of the session that wrote it and was stopped; run it on a quiet machine, commit it",
+}
 
 
 def test_every_trained_notebook_has_a_long_record():
