@@ -1,4 +1,3 @@
-
 from . import Mutation
 
 ENC = "minitorch_xf.theory.graph_encodings"
