@@ -32,6 +32,7 @@ from .higher_order import (
 )
 from .hyla import HypernetworkAttention, HypernetworkTransformer
 from .kernelized import NormAttention, linear_attention, linear_attention_recurrent
+from .matformer import MatFormerFFN, matformer_loss, matformerize
 from .memory_efficient import memory_efficient_attention, set_attention_backend
 from .message_passing import GraphAttentionLayer, GraphTransformerLayer, MPNNLayer, scatter_softmax, scatter_sum
 from .minimal import MinimalAttention, SequenceClassifier
@@ -57,6 +58,7 @@ __all__ = [
     "LoopedTransformer",
     "MPNNLayer",
     "MacaronBlock",
+    "MatFormerFFN",
     "MinimalAttention",
     "MultiHeadAttention",
     "NormAttention",
@@ -82,6 +84,8 @@ __all__ = [
     "make_norm",
     "match3_head",
     "match3_sharpness",
+    "matformer_loss",
+    "matformerize",
     "memory_efficient_attention",
     "padding_mask",
     "polynomial_tensor_attention",
