@@ -40,7 +40,7 @@ FORCE:
 test: setup                           ## lint, unit tests, notebooks under nbval, the book build (-W), the book in a browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest tests notebooks solutions --nbval-lax -m "not browser" -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile
+	$(PY) -m pytest tests notebooks solutions --nbval-lax -m "not browser" -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile --durations=25
 	$(MAKE) book-check
 	$(PY) -m pytest tests/test_browser.py -m browser -p no:cacheprovider
 
