@@ -14,12 +14,15 @@ about 0 (PyTorch's default uniform), each pre-activation is symmetric about 0 an
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 from torch import nn
 
 from .._validate import check_tensor
 
-__all__ = ["ffn_preactivations", "nonzero_fraction", "relu_density"]
+__all__ = ["ffn_preactivations", "init_density_tolerance", "nonzero_fraction", "relu_density"]
 
 
 def _ffn_layers(model: nn.Module) -> list[nn.Module]:
@@ -86,3 +89,24 @@ def relu_density(model: nn.Module, *inputs, mask: torch.Tensor | None = None) ->
     r"""$\rho$ of every ReLU FFN of ``model`` on ``model(*inputs)``: (L,), in the order of the forward pass."""
     pres = ffn_preactivations(model, *inputs)
     return torch.stack([nonzero_fraction(pre.float(), mask) for pre in pres])  # (L,)
+
+
+def init_density_tolerance(d_ff: int, n_layers: int = 1, delta: float = 1e-3) -> float:
+    r"""$t = \sqrt{\ln(2/\delta) / (2 L f)}$: at initialisation $\Pr[|\bar\rho - \tfrac12| > t] \le \delta$.
+
+    $\bar\rho$ is ``relu_density(model, ...).mean()`` for a model with ``n_layers`` ReLU FFNs of ``d_ff`` units each,
+    initialised as in the proposition (weights and biases symmetric about 0, independent of the input).
+
+    Why: $\bar\rho$ is the mean of the $Lf$ numbers $\rho_j$ = the fraction of kept positions on which unit $j$
+    fires. Given everything before unit $j$'s layer, the units of that layer are independent and each $\rho_j$ lies
+    in $[0, 1]$ with conditional mean $\tfrac12$, so $\sum_j (\rho_j - \tfrac12)$ is a martingale with increments
+    in ranges of length 1, and Azuma-Hoeffding gives $\Pr[|\bar\rho - \tfrac12| \ge t] \le 2e^{-2Lft^2}$.
+    It does not shrink with the number of positions: a unit fires on many positions or on few, and in the worst case
+    (a bias that dominates) on all or none, when $\bar\rho$ is a mean of $Lf$ fair coins.
+    """
+    for name, v in (("d_ff", d_ff), ("n_layers", n_layers)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not 0.0 < float(delta) < 1.0:
+        raise ValueError(f"delta must be a probability in (0, 1), got {delta!r}")
+    return math.sqrt(math.log(2.0 / float(delta)) / (2.0 * int(n_layers) * int(d_ff)))

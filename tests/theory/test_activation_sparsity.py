@@ -3,12 +3,19 @@ map and torch.count_nonzero, and its value 1/2 at initialisation."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from minitorch_xf.nn import Decoder, FeedForward
 from minitorch_xf.nn.matformer import matformerize, set_widths
-from minitorch_xf.theory.activation_sparsity import ffn_preactivations, nonzero_fraction, relu_density
+from minitorch_xf.theory.activation_sparsity import (
+    ffn_preactivations,
+    init_density_tolerance,
+    nonzero_fraction,
+    relu_density,
+)
 
 pytestmark = pytest.mark.ch14
 
@@ -66,12 +73,11 @@ def test_nonzero_fraction_counts_relu_nonzeros():
 @pytest.mark.checks("prop-ch14-relu-half")
 def test_density_at_initialisation_is_one_half():
     """Symmetric weights and biases give symmetric pre-activations: E rho = 1/2 (the proposition of section 14.4).
-    4 layers x 2048 units x 60 tokens: the average has standard deviation well below 0.01 for independent
-    units; units share their inputs, so the tolerance is 0.03."""
+    4 layers x 2048 units: within the Azuma-Hoeffding tolerance (0.022 at delta = 1e-3)."""
     torch.manual_seed(3)
     model = Decoder(13, d_model=32, n_heads=2, n_layers=4, d_ff=2048, max_len=10, activation="relu")
     dens = relu_density(model, _tokens())
-    assert abs(float(dens.mean()) - 0.5) < 0.03, dens
+    assert abs(float(dens.mean()) - 0.5) <= init_density_tolerance(2048, 4, 1e-3), dens
 
 
 def test_a_matformer_layer_counts_only_its_active_prefix():
@@ -91,3 +97,36 @@ def test_a_lone_feedforward_is_measured():
     x = torch.randn(20, 8)
     want = torch.count_nonzero(torch.relu(ffn.w1(x))) / (20 * 64)
     torch.testing.assert_close(relu_density(ffn, x)[0], want.detach())
+
+
+def _binomial_two_sided_tail(n, t):
+    """Pr[|S/n - 1/2| > t] for S ~ Binomial(n, 1/2), summed exactly."""
+    return sum(math.comb(n, s) for s in range(n + 1) if abs(s / n - 0.5) > t) / 2**n
+
+
+@pytest.mark.parametrize(("d_ff", "n_layers"), [(1, 1), (4, 1), (8, 2), (16, 2), (64, 2), (128, 4)])
+@pytest.mark.parametrize("delta", [0.5, 0.1, 1e-3])
+def test_init_tolerance_bounds_the_worst_case_exactly(d_ff, n_layers, delta):
+    """The worst case of the bound: every unit fires on all positions or on none, so the mean density is a mean of
+    L f fair coins. Its exact two-sided tail beyond the tolerance is at most delta (Hoeffding is an upper bound)."""
+    t = init_density_tolerance(d_ff, n_layers, delta)
+    assert _binomial_two_sided_tail(d_ff * n_layers, t) <= delta
+    assert t == pytest.approx(math.sqrt(math.log(2 / delta) / (2 * d_ff * n_layers)))
+
+
+def test_init_tolerance_holds_for_random_ffn_stacks():
+    """Simulation: 400 freshly initialised stacks of two ReLU FFNs (f = 8) on 40 Gaussian tokens; the share whose
+    mean density leaves the tolerance at delta = 0.2 is at most 0.2 (plus 3 binomial standard deviations of a
+    400-draw estimate)."""
+    x = torch.randn(40, 8, generator=torch.Generator().manual_seed(5))
+    misses = 0
+    for seed in range(400):
+        torch.manual_seed(10_000 + seed)
+        stack = torch.nn.Sequential(FeedForward(8, 8, activation="relu"), FeedForward(8, 8, activation="relu"))
+        misses += abs(float(relu_density(stack, x).mean()) - 0.5) > init_density_tolerance(8, 2, 0.2)
+    assert misses / 400 <= 0.2 + 3 * math.sqrt(0.2 * 0.8 / 400), misses
+
+
+def test_init_tolerance_shrinks_with_units():
+    assert init_density_tolerance(16, 2) > init_density_tolerance(128, 2) > init_density_tolerance(128, 4)
+    assert init_density_tolerance(16, 2, delta=0.1) < init_density_tolerance(16, 2, delta=1e-3)

@@ -9,7 +9,12 @@ import torch
 from bad_calls import Bad, Handled, r, walker_tests
 
 from minitorch_xf.nn import Decoder, FeedForward, LayerNorm
-from minitorch_xf.theory.activation_sparsity import ffn_preactivations, nonzero_fraction, relu_density
+from minitorch_xf.theory.activation_sparsity import (
+    ffn_preactivations,
+    init_density_tolerance,
+    nonzero_fraction,
+    relu_density,
+)
 
 pytestmark = pytest.mark.ch14
 torch.manual_seed(0)
@@ -43,6 +48,12 @@ BAD = [
     Bad("density gelu", lambda: relu_density(GELU, X), ValueError, r"activation='gelu'"),
     Bad("density mask shape", lambda: relu_density(M, X, mask=torch.ones(5, 2, dtype=torch.bool)), ValueError, r"mask"),
     Bad("density no module", lambda: relu_density(None, X), TypeError, r"model must be an nn.Module"),
+    Bad("tol zero width", lambda: init_density_tolerance(0), ValueError, r"d_ff must be a positive int, got 0"),
+    Bad("tol float width", lambda: init_density_tolerance(16.0), ValueError, r"d_ff must be a positive int, got 16.0"),
+    Bad("tol bool layers", lambda: init_density_tolerance(16, True), ValueError, r"n_layers must be .* got True"),
+    Bad("tol delta one", lambda: init_density_tolerance(16, 2, 1.0), ValueError, r"delta must be .* got 1.0"),
+    Bad("tol delta nan", lambda: init_density_tolerance(16, 2, math.nan), ValueError, r"delta must be .* got nan"),
+    Bad("tol delta str", lambda: init_density_tolerance(16, 2, "0.1"), ValueError, r"delta must be .* got '0.1'"),
 ]
 
 HANDLED = [
@@ -55,6 +66,7 @@ HANDLED = [
         lambda: relu_density(FeedForward(8, 16, activation="relu"), r(3, 8)),
         lambda d: d.shape == (1,),
     ),
+    Handled("tol numpy int", lambda: init_density_tolerance(__import__("numpy").int64(16), 2), lambda t: 0 < t < 1),
 ]
 
 test_bad_call_raises_naming_the_argument, test_odd_but_valid_call_is_handled, test_ids_are_unique = walker_tests(
