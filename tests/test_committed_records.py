@@ -79,15 +79,7 @@ TRAINED = (
 
 
 # Trained notebooks without a long record yet, each with the reason; an entry must go once its record is committed.
-NO_LONG_RECORD_YET: dict[str, str] = {
-    "ch14-width-depth": "its long run (5 seeds, one-layer widths 8 to 64, 1500 steps) ran end to end on 2026-12-04 "
-    "with all 13 checks passing, but took 2298 s of CPU (2 threads, beside a CI run), over the 1800 s long budget: "
-    "cut its long sizes (fewer seeds or widths), rerun on a quiet machine and commit the record",
-    "ch15-long-range": "its long run (trees of 24 nodes, 3 layers, 3 seeds, up to 800 steps; 780 s of CPU) ran end "
-    "to end on 2026-12-04 and FAILED a claim: MPNN + virtual node reached 0.886 < 0.9 on the first seed. Rerun "
-    "alone, that model was still climbing at the 800-step cap (held-out 0.27 -> 0.88, 0.90 on its training pool, "
-    "so not overfitting): raise the long step cap and rerun",
-}
+NO_LONG_RECORD_YET: dict[str, str] = {}
 
 
 def test_every_trained_notebook_has_a_long_record():
