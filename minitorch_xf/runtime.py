@@ -12,9 +12,10 @@ for the number of CPU threads (1 under ``ci``) and ``XF_SEED=n`` for the seed (d
 seed it uses (task generators, model initialisation, evaluation sets) from ``rt.seed``, so one variable moves them
 all. ``XF_RECORD_DIR`` names the folder where a run writes its records (``minitorch_xf.report`` writes the
 paper-vs-book rows there); unset, nothing is written. ``XF_SMOKE=1`` is for the test suite: every step count a
-notebook reads through ``rt.steps`` is cut to ``SMOKE_STEPS`` and every evaluation-set size it reads through
-``rt.evals`` to ``SMOKE_EVALS``, so the ``full`` sizes and shapes run for a step or
-two on a CPU (a broken ``full`` configuration then fails CI, not a reader with a GPU).
+notebook reads through ``rt.steps`` is cut to ``SMOKE_STEPS``, every evaluation-set size it reads through
+``rt.evals`` to ``SMOKE_EVALS`` and every training batch size it reads through ``rt.batch`` to ``SMOKE_BATCH``, so
+the ``full`` widths, depths and sequence lengths run for a step or two on a CPU (a broken ``full`` configuration then
+fails CI, not a reader with a GPU).
 This module holds the only global state of the package: nothing else reads the environment.
 """
 
@@ -37,6 +38,9 @@ PROFILES = ("ci", "long", "full")
 LONG_BUDGET_S = 1800
 SMOKE_STEPS = 2  # the step counts of a smoke run (XF_SMOKE=1): enough to run a forward, a backward and an update
 SMOKE_EVALS = 8  # the evaluation-set sizes of a smoke run (``Runtime.evals``): a batch, not a statistic
+# The training batch sizes of a smoke run (``Runtime.batch``): a smoke run only needs the code path and the shapes other
+# than the batch dimension, and a full-sized batch made one step of a full model take seconds on a CPU.
+SMOKE_BATCH = 8
 DEVICES = ("cpu", "cuda", "mps")
 MAX_THREADS = 1024  # torch.set_num_threads takes a C int; far more threads than cores only slows a run down
 SEED_LIMIT = 2**64  # torch.manual_seed takes seeds in [0, 2**64): unsigned 64-bit
@@ -55,6 +59,7 @@ __all__ = [
     "LONG_BUDGET_S",
     "PROFILES",
     "SEED_LIMIT",
+    "SMOKE_BATCH",
     "SMOKE_EVALS",
     "SMOKE_STEPS",
     "Runtime",
@@ -122,7 +127,9 @@ def pick(ci: T, full: T, profile: str | None = None, *, long: T | None = None) -
 
 
 def smoke() -> bool:
-    """True with ``$XF_SMOKE=1``: a smoke run, whose step counts (``Runtime.steps``) are cut to ``SMOKE_STEPS``."""
+    """True with ``$XF_SMOKE=1``: a smoke run, whose step counts (``Runtime.steps``), evaluation-set sizes
+    (``Runtime.evals``) and training batch sizes (``Runtime.batch``) are cut to ``SMOKE_STEPS``, ``SMOKE_EVALS`` and
+    ``SMOKE_BATCH``."""
     value = os.environ.get("XF_SMOKE", "").strip()
     if value not in ("", "0", "1"):
         raise ValueError(f"XF_SMOKE={value!r} must be 0 or 1")
@@ -236,6 +243,18 @@ class Runtime:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"evals: {n!r} (profile {self.profile}) must be a positive int")
         return min(n, SMOKE_EVALS) if smoke() else n
+
+    def batch(self, ci: int, full: int, *, long: int | None = None) -> int:
+        """A training (mini)batch size of the run profile, like ``pick``; cut to ``SMOKE_BATCH`` in a smoke run.
+
+        A smoke run only needs the code path and the shapes other than the batch dimension. Use it only for a batch
+        whose size nothing else depends on (not a pool or an evaluation set sized from it, not a batch that must hold
+        more than ``SMOKE_BATCH`` examples).
+        """
+        n = pick(ci, full, self.profile, long=long)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"batch: {n!r} (profile {self.profile}) must be a positive int")
+        return min(n, SMOKE_BATCH) if smoke() else n
 
     def seeds(self, n: int) -> list[int]:
         """``n`` seeds for a claim checked over several runs: ``[1000 s, 1000 s + 1, ...]`` for the run's seed ``s``.

@@ -219,8 +219,25 @@ def test_steps_follow_the_profile_and_a_smoke_run_cuts_them(monkeypatch):
     assert rt.steps(ci=1, full=1) == 1  # a count below the cut stays
     assert rt.pick(ci=48, full=256) == 256  # sizes are not cut
     assert rt.evals(ci=300, full=1000) == runtime.SMOKE_EVALS and rt.evals(ci=3, full=3) == 3
+    assert rt.batch(ci=32, full=256) == runtime.SMOKE_BATCH and rt.batch(ci=4, full=4) == 4
     monkeypatch.setenv("XF_SMOKE", "0")
     assert rt.steps(ci=400, full=20_000) == 20_000
+    assert rt.batch(ci=32, full=256) == 256
+
+
+def test_batch_follows_the_profile_and_a_smoke_run_cuts_it_never_raises_it(monkeypatch):
+    monkeypatch.delenv("XF_SMOKE", raising=False)
+    for profile, expected in (("ci", 32), ("long", 64), ("full", 256)):
+        rt = runtime.Runtime(torch.device("cpu"), profile, 0)
+        assert rt.batch(ci=32, full=256, long=64) == expected == rt.pick(ci=32, full=256, long=64)
+        assert rt.batch(ci=32, full=256) == rt.pick(ci=32, full=256)  # long falls back to ci, as in pick
+    monkeypatch.setenv("XF_SMOKE", "1")
+    for profile in runtime.PROFILES:
+        rt = runtime.Runtime(torch.device("cpu"), profile, 0)
+        for ci, full, long in ((32, 256, 64), (3, 5, 4), (1, 8, 9), (500, 2, None)):
+            picked = rt.pick(ci=ci, full=full, long=long)
+            cut = rt.batch(ci=ci, full=full, long=long)
+            assert cut == min(picked, runtime.SMOKE_BATCH) and 1 <= cut <= picked
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
@@ -230,6 +247,8 @@ def test_bad_step_counts(bad):
         rt.steps(ci=bad, full=10)
     with pytest.raises(ValueError, match=r"evals: .* must be a positive int"):
         rt.evals(ci=bad, full=10)
+    with pytest.raises(ValueError, match=r"batch: .* must be a positive int"):
+        rt.batch(ci=bad, full=10)
 
 
 def test_bad_xf_smoke(monkeypatch):

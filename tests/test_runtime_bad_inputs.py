@@ -81,6 +81,8 @@ BAD = [
     Bad("Runtime.generator overflow", lambda: rt(2**64 - 1).generator(1), ValueError, r"offset=1 with seed"),
     Bad("Runtime.steps zero", lambda: rt().steps(0, 10), ValueError, r"steps: 0"),
     Bad("Runtime.evals float", lambda: rt().evals(2.5, 10), ValueError, r"evals: 2.5"),
+    Bad("Runtime.batch zero", lambda: rt().batch(0, 10), ValueError, r"batch: 0"),
+    Bad("Runtime.batch float", lambda: rt().batch(2.5, 10), ValueError, r"batch: 2.5"),
     Bad("Runtime.pick profile kw", lambda: rt().pick(1, 2, profile="full"), TypeError, r"profile"),
 ]
 
