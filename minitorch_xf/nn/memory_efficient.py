@@ -11,9 +11,13 @@ $$ dV = P^\top dO,\qquad dP = dO\,V^\top,\qquad dS = P \odot (dP - D),\qquad dQ 
    dK = dS^\top Q\cdot\mathrm{scale}. $$
 Saved for backward: q, k, v, the output and L -- O((s + t)(d + e)) per head -- never an (s, t) matrix. Both passes
 take a block of bq query rows against the whole key range it may see ([0, i0 + bq + t - s) when causal) as one
-product, for a group of heads at once while the block fits in ``_TEMP_ELEMENTS`` numbers: few, large products, the
-softmax in place. The working memory is two such blocks (P and dS), at most 2 max(_TEMP_ELEMENTS, bq t) numbers:
-linear in t. Plain autograd through the same loops would save every block: O(s t) again.
+product, for a group of heads at once while the block fits in ``_TEMP_ELEMENTS`` numbers: few, large products, and
+few points where the CPU threads wait for each other. The forward normalises a block with torch's fused softmax (its
+passes over a row run while the row is in cache) and reads L off the result: the largest entry of row i of P is
+$e^0/\ell_i$, so $L_i = m_i - \log\max_j P_{ij}$. The backward adds $-L$ (for P) and $-D$ (for dS) inside the
+products (``baddbmm``) rather than in extra passes. The working memory is two such blocks (the scores and P, or P
+and dS), at most 2 max(_TEMP_ELEMENTS, bq t) numbers: linear in t. Plain autograd through the same loops would save
+every block: O(s t) again.
 
 Registered with the dispatcher (:mod:`~minitorch_xf.nn.dispatch`) as ``"memory_efficient"``. Also:
 :func:`set_attention_backend`, which sets the backend of every attention layer of a model;
@@ -47,7 +51,7 @@ __all__ = [
 ]
 
 
-_TEMP_ELEMENTS = 1 << 19  # a head group's (G, bq, t) scores hold at most max(this, bq t) numbers (see _groups)
+_TEMP_ELEMENTS = 1 << 21  # a head group's (G, bq, t) scores hold at most max(this, bq t) numbers (see _groups)
 
 
 def _groups(heads: int, bq: int, t: int):
@@ -57,15 +61,20 @@ def _groups(heads: int, bq: int, t: int):
     return [slice(i, min(i + step, heads)) for i in range(0, heads, step)]
 
 
-def _masked_scores(qs, k, i0, causal, offset):
+def _first_row(s: int, t: int, causal: bool) -> int:
+    """The first query row that sees a key: rows i < s - t see none when causal (bottom-right alignment, s > t)."""
+    return min(s, max(0, s - t)) if causal else (s if t == 0 else 0)
+
+
+def _masked_scores(qs, k, i0, causal, offset, shift=None):
     """Scores (G, bq, t_i) of the (already scaled) query rows [i0, i0 + bq) against the keys they may see,
-    [0, t_i) with t_i = min(t, i0 + bq + offset) when causal (all t keys otherwise); the keys past a row's diagonal
-    (only in the last bq columns) set to -inf. None when no key is visible."""
+    [0, t_i) with t_i = min(t, i0 + bq + offset) when causal (all t keys otherwise), plus ``shift`` (G, bq, 1) if
+    given (added inside the product, by ``baddbmm``); the keys past a row's diagonal (only in the last bq columns)
+    set to -inf. The caller starts at a row that sees a key, so t_i >= 1."""
     bq, t = qs.shape[-2], k.shape[-2]
     t_i = min(t, i0 + bq + offset) if causal else t
-    if t_i <= 0:
-        return None
-    sc = qs @ k[:, :t_i].transpose(-2, -1)  # (G, bq, t_i): one product against the whole visible key range
+    kt = k[:, :t_i].transpose(-2, -1)  # (G, d, t_i)
+    sc = qs @ kt if shift is None else torch.baddbmm(shift, qs, kt)  # one product against the visible key range
     j0 = max(0, i0 + offset + 1)  # the first column some row of the block may not see
     if causal and j0 < t_i:
         rows = torch.arange(i0, i0 + bq, device=qs.device)[:, None] + offset  # (bq, 1)
@@ -82,19 +91,18 @@ class _MemoryEfficientAttention(torch.autograd.Function):
         s, t = q.shape[-2], k.shape[-2]
         offset = t - s  # bottom-right causal alignment, as in scaled_dot_product_attention
         out = q.new_zeros((*q.shape[:-1], v.shape[-1]))  # (B, s, e): a row that sees no key outputs 0
-        lse = q.new_full(q.shape[:-1], float("-inf"))  # (B, s)
-        for g in _groups(q.shape[0], min(block, s), t):
-            for i0 in range(0, s, block):
+        lse = q.new_full(q.shape[:-1], float("-inf"))  # (B, s): and keeps L = -inf
+        first = _first_row(s, t, causal)
+        for g in _groups(q.shape[0], min(block, s - first), t):
+            for i0 in range(first, s, block):
                 qi = q[g, i0 : i0 + block] * scale  # (G, bq, d): scaled per block, no scaled copy of q
-                p = _masked_scores(qi, k[g], i0, causal, offset)  # (G, bq, t_i)
-                if p is None:
-                    continue
-                m = p.amax(-1, keepdim=True)  # (G, bq, 1)
-                m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # a row with no key: every p is 0
-                p.sub_(m).exp_()  # in the scores' memory
-                ell = p.sum(-1, keepdim=True)  # (G, bq, 1)
-                lse[g, i0 : i0 + block] = (m + ell.log()).squeeze(-1)  # -inf where ell = 0
-                torch.bmm(p, v[g, : p.shape[-1]], out=out[g, i0 : i0 + block]).div_(ell.masked_fill_(ell == 0, 1))
+                sc = _masked_scores(qi, k[g], i0, causal, offset)  # (G, bq, t_i); every row sees a key
+                m = sc.amax(-1, keepdim=True)  # (G, bq, 1): the row max
+                p = torch.softmax(sc, -1)  # (G, bq, t_i): one fused pass per row, in cache
+                del sc
+                # the max entry of row i is e^0 / l_i: L_i = m_i + log l_i = m_i - log max_j P_ij
+                lse[g, i0 : i0 + block] = (m - p.amax(-1, keepdim=True).log()).squeeze(-1)
+                torch.bmm(p, v[g, : p.shape[-1]], out=out[g, i0 : i0 + block])
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.causal, ctx.scale, ctx.block = causal, scale, block
         return out
@@ -106,20 +114,19 @@ class _MemoryEfficientAttention(torch.autograd.Function):
         s, t = q.shape[-2], k.shape[-2]
         offset = t - s
         dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
-        big_d = (dout * out).sum(-1, keepdim=True)  # (B, s, 1): D_i = dO_i . O_i
-        lse_safe = torch.where(torch.isfinite(lse), lse, torch.full_like(lse, float("inf")))[..., None]  # P = 0
-        for g in _groups(q.shape[0], min(block, s), t):
-            for i0 in range(0, s, block):
+        neg_d = -(dout * out).sum(-1, keepdim=True)  # (B, s, 1): -D_i = -dO_i . O_i
+        neg_lse = -lse[..., None]  # (B, s, 1)
+        first = _first_row(s, t, causal)
+        for g in _groups(q.shape[0], min(block, s - first), t):
+            for i0 in range(first, s, block):
                 qi = q[g, i0 : i0 + block] * scale  # (G, bq, d); dK = dS^T Q scale = dS^T (Q scale)
                 doi = dout[g, i0 : i0 + block]  # (G, bq, e)
-                p = _masked_scores(qi, k[g], i0, causal, offset)  # (G, bq, t_i)
-                if p is None:
-                    continue
+                # P = exp(S - L) recomputed: the subtraction rides in the product (baddbmm), the mask and exp in place
+                p = _masked_scores(qi, k[g], i0, causal, offset, shift=neg_lse[g, i0 : i0 + block]).exp_()
                 t_i = p.shape[-1]
-                p.sub_(lse_safe[g, i0 : i0 + block]).exp_()  # P recomputed, in place
                 dv[g, :t_i].baddbmm_(p.transpose(-2, -1), doi)  # dV += P^T dO
-                ds = torch.bmm(doi, v[g, :t_i].transpose(-2, -1))  # (G, bq, t_i): dP = dO V^T
-                ds.sub_(big_d[g, i0 : i0 + block]).mul_(p)  # dS = P (dP - D), in dP's memory
+                # dS = P (dP - D) with dP = dO V^T: -D rides in the product, then one pass
+                ds = torch.baddbmm(neg_d[g, i0 : i0 + block], doi, v[g, :t_i].transpose(-2, -1)).mul_(p)
                 del p
                 torch.bmm(ds, k[g, :t_i], out=dq[g, i0 : i0 + block])  # dQ = dS K (scaled below)
                 dk[g, :t_i].baddbmm_(ds.transpose(-2, -1), qi)  # dK += dS^T (Q scale)

@@ -49,6 +49,24 @@ def test_values_and_gradients_match_sdpa_and_naive(causal, s, t, block):
             torch.testing.assert_close(x, y)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("causal", [False, True])
+def test_large_scores_keep_the_log_sum_exp_exact(causal, dtype):
+    """Scores in the thousands, with near-ties and rows dominated by one key: the forward reads L_i off the largest
+    probability (L = m - log max P) and the backward recomputes P = exp(S - L) from it, so a wrong L shows in every
+    gradient. Against naive attention (its own softmax and autograd)."""
+    q, k, v = (x.to(dtype) for x in _qkv(21, 21, seed=7))
+    q = q * 40.0  # |scores| up to about 1e3: exp overflows unless the max is taken out
+    k[..., 3, :] = k[..., 4, :]  # an exact tie between two keys
+    dout = torch.randn(*q.shape[:-1], v.shape[-1], generator=torch.Generator().manual_seed(3), dtype=dtype)
+    ours = _grads(lambda a, b, c: memory_efficient_attention(a, b, c, causal=causal, block_size=8), q, k, v, dout)
+    naive = _grads(lambda a, b, c: scaled_dot_product_attention(a, b, c, causal=causal), q, k, v, dout)
+    tol = {"atol": 1e-4, "rtol": 1e-4} if dtype == torch.float32 else {}
+    for x, y in zip(ours, naive, strict=True):
+        assert torch.isfinite(x).all()
+        torch.testing.assert_close(x, y, **tol)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_gradcheck_float64(causal):
     q, k, v = (x.requires_grad_() for x in _qkv(5, 5, seed=2, b=1, h=2, d=3, e=2))
