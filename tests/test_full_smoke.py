@@ -4,7 +4,9 @@ step or two, on a CPU.
 Nobody runs the ``full`` profile in CI (it is sized for a GPU), so a GPU user would be the first to find that it
 crashes: a shape that only ``full`` builds, a setting only ``full`` reads, a branch on ``rt.profile == "full"``. This
 test runs each notebook top to bottom under nbval with ``XF_PROFILE=full`` and ``XF_SMOKE=1`` (every step count a
-notebook reads through ``rt.steps`` is cut to ``runtime.SMOKE_STEPS``), on the CPU. Its claims cannot hold after two
+notebook reads through ``rt.steps`` is cut to ``runtime.SMOKE_STEPS``, every evaluation size read through ``rt.evals``
+to ``SMOKE_EVALS`` and every training batch read through ``rt.batch`` to ``SMOKE_BATCH``; the other sizes stay
+paper-sized), on the CPU. Its claims cannot hold after two
 steps, so the kernel runs with ``PYTHONOPTIMIZE=1``, which drops ``assert`` statements: what this test catches is a
 crash (an exception other than a failed check), which is what a broken configuration raises. The records it writes go
 to a temporary folder and the test checks that they parse and say ``full``.
