@@ -231,18 +231,12 @@ class Runtime:
         Use it for every count that sets how long a notebook trains, and ``pick`` for sizes: the smoke test then runs
         the ``full`` sizes for a step or two.
         """
-        n = pick(ci, full, self.profile, long=long)
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"steps: {n!r} (profile {self.profile}) must be a positive int")
-        return min(n, SMOKE_STEPS) if smoke() else n
+        return self._smoke_cut("steps", pick(ci, full, self.profile, long=long), SMOKE_STEPS)
 
     def evals(self, ci: int, full: int, *, long: int | None = None) -> int:
         """An evaluation-set size (test problems, graphs, draws) of the run profile, like ``pick``; cut to
         ``SMOKE_EVALS`` in a smoke run, where nothing is measured and only the code path must run."""
-        n = pick(ci, full, self.profile, long=long)
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"evals: {n!r} (profile {self.profile}) must be a positive int")
-        return min(n, SMOKE_EVALS) if smoke() else n
+        return self._smoke_cut("evals", pick(ci, full, self.profile, long=long), SMOKE_EVALS)
 
     def batch(self, ci: int, full: int, *, long: int | None = None) -> int:
         """A training (mini)batch size of the run profile, like ``pick``; cut to ``SMOKE_BATCH`` in a smoke run.
@@ -251,10 +245,13 @@ class Runtime:
         whose size nothing else depends on (not a pool or an evaluation set sized from it, not a batch that must hold
         more than ``SMOKE_BATCH`` examples).
         """
-        n = pick(ci, full, self.profile, long=long)
+        return self._smoke_cut("batch", pick(ci, full, self.profile, long=long), SMOKE_BATCH)
+
+    def _smoke_cut(self, what: str, n: int, cap: int) -> int:
+        """``n`` checked to be a positive int (``what`` names it in the error), cut to ``cap`` in a smoke run."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"batch: {n!r} (profile {self.profile}) must be a positive int")
-        return min(n, SMOKE_BATCH) if smoke() else n
+            raise ValueError(f"{what}: {n!r} (profile {self.profile}) must be a positive int")
+        return min(n, cap) if smoke() else n
 
     def seeds(self, n: int) -> list[int]:
         """``n`` seeds for a claim checked over several runs: ``[1000 s, 1000 s + 1, ...]`` for the run's seed ``s``.

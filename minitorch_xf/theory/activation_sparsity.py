@@ -15,12 +15,11 @@ about 0 (PyTorch's default uniform), each pre-activation is symmetric about 0 an
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import nn
 
-from .._validate import check_tensor
+from .._validate import check_number, check_positive, check_tensor
 
 __all__ = ["ffn_preactivations", "init_density_tolerance", "nonzero_fraction", "relu_density"]
 
@@ -104,9 +103,6 @@ def init_density_tolerance(d_ff: int, n_layers: int = 1, delta: float = 1e-3) ->
     It does not shrink with the number of positions: a unit fires on many positions or on few, and in the worst case
     (a bias that dominates) on all or none, when $\bar\rho$ is a mean of $Lf$ fair coins.
     """
-    for name, v in (("d_ff", d_ff), ("n_layers", n_layers)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not 0.0 < float(delta) < 1.0:
-        raise ValueError(f"delta must be a probability in (0, 1), got {delta!r}")
-    return math.sqrt(math.log(2.0 / float(delta)) / (2.0 * int(n_layers) * int(d_ff)))
+    d_ff, n_layers = check_positive("d_ff", d_ff), check_positive("n_layers", n_layers)
+    delta = check_number("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True)
+    return math.sqrt(math.log(2.0 / delta) / (2.0 * n_layers * d_ff))

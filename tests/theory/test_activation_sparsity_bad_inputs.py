@@ -48,12 +48,12 @@ BAD = [
     Bad("density gelu", lambda: relu_density(GELU, X), ValueError, r"activation='gelu'"),
     Bad("density mask shape", lambda: relu_density(M, X, mask=torch.ones(5, 2, dtype=torch.bool)), ValueError, r"mask"),
     Bad("density no module", lambda: relu_density(None, X), TypeError, r"model must be an nn.Module"),
-    Bad("tol zero width", lambda: init_density_tolerance(0), ValueError, r"d_ff must be a positive int, got 0"),
-    Bad("tol float width", lambda: init_density_tolerance(16.0), ValueError, r"d_ff must be a positive int, got 16.0"),
-    Bad("tol bool layers", lambda: init_density_tolerance(16, True), ValueError, r"n_layers must be .* got True"),
-    Bad("tol delta one", lambda: init_density_tolerance(16, 2, 1.0), ValueError, r"delta must be .* got 1.0"),
-    Bad("tol delta nan", lambda: init_density_tolerance(16, 2, math.nan), ValueError, r"delta must be .* got nan"),
-    Bad("tol delta str", lambda: init_density_tolerance(16, 2, "0.1"), ValueError, r"delta must be .* got '0.1'"),
+    Bad("tol zero width", lambda: init_density_tolerance(0), ValueError, r"d_ff=0 must be > 0"),
+    Bad("tol float width", lambda: init_density_tolerance(16.0), TypeError, r"d_ff must be an int, got 16.0"),
+    Bad("tol bool layers", lambda: init_density_tolerance(16, True), TypeError, r"n_layers must be an int, got True"),
+    Bad("tol delta one", lambda: init_density_tolerance(16, 2, 1.0), ValueError, r"delta=1.0 must be in \(0.0, 1.0\)"),
+    Bad("tol delta nan", lambda: init_density_tolerance(16, 2, math.nan), ValueError, r"delta=nan must be finite"),
+    Bad("tol delta str", lambda: init_density_tolerance(16, 2, "0.1"), TypeError, r"delta must be a real number"),
 ]
 
 HANDLED = [
