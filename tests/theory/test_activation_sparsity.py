@@ -108,10 +108,13 @@ def _binomial_two_sided_tail(n, t):
 @pytest.mark.parametrize("delta", [0.5, 0.1, 1e-3])
 def test_init_tolerance_bounds_the_worst_case_exactly(d_ff, n_layers, delta):
     """The worst case of the bound: every unit fires on all positions or on none, so the mean density is a mean of
-    L f fair coins. Its exact two-sided tail beyond the tolerance is at most delta (Hoeffding is an upper bound)."""
+    L f fair coins. Its exact two-sided tail beyond the tolerance is at most delta (Hoeffding is an upper bound).
+    Nor is it vacuously loose: for small delta and enough units, where the normal approximation holds, Hoeffding's t
+    is at most sqrt(2 ln(2/delta)) / z_delta < 1.5 times the exact quantile, so beyond t/2 the tail exceeds delta."""
     t = init_density_tolerance(d_ff, n_layers, delta)
     assert _binomial_two_sided_tail(d_ff * n_layers, t) <= delta
-    assert t == pytest.approx(math.sqrt(math.log(2 / delta) / (2 * d_ff * n_layers)))
+    if delta <= 0.1 and d_ff * n_layers >= 8:
+        assert _binomial_two_sided_tail(d_ff * n_layers, t / 2) > delta
 
 
 def test_init_tolerance_holds_for_random_ffn_stacks():
